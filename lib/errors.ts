@@ -1,0 +1,41 @@
+/** The error codes of the public contract (see README, "Errors"). */
+export type RoomsErrorCode =
+  | 'E_INVALID_SOCKET'
+  | 'E_INVALID_ROOM'
+  | 'E_INVALID_CALLBACK'
+  | 'E_INVALID_OPTIONS'
+  | 'E_INVALID_CONFIG'
+  | 'E_SOCKETS_HOOK_MISSING'
+  | 'E_TIMEOUT'
+  | 'E_UNAVAILABLE';
+
+export class RoomsError extends Error {
+  readonly code: RoomsErrorCode;
+
+  constructor(code: RoomsErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RoomsError';
+    this.code = code;
+  }
+}
+
+export function isRoomsError(value: unknown): value is RoomsError {
+  return value instanceof RoomsError;
+}
+
+/** A short, safe rendering of a value a caller passed, for error messages. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') {
+    const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
+    return `the string ${JSON.stringify(shown)} (length ${value.length})`;
+  }
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+    return `the ${typeof value} ${String(value)}`;
+  }
+  if (typeof value === 'symbol') return 'a symbol';
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  return 'an object';
+}

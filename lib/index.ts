@@ -1,0 +1,109 @@
+import { DEFAULTS, resolveConfig } from './config';
+import * as errors from './errors';
+import { RoomManager } from './room-manager';
+import type { HookContext, SailsApp } from './sails';
+import { createRoomsApi, type RoomsApi } from './sockets-api';
+import { createTransport } from './transport';
+import type { ClusterTransport } from './transport/transport';
+import type * as types from './types';
+
+const { RoomsError } = errors;
+
+/** The methods this hook puts on `sails.sockets`; the others stay sails-hook-sockets' own. */
+const SOCKETS_METHODS = ['leave', 'join', 'leaveAll', 'addRoomMembersToRooms', 'removeRoomMembersFromRooms'] as const;
+
+function assertSocketsHookPresent(sails: SailsApp): void {
+  if (sails.hooks.sockets) return;
+  throw new RoomsError(
+    'E_SOCKETS_HOOK_MISSING',
+    'sails-hook-rooms needs the sockets hook, which is missing or disabled: `npm install sails-hook-sockets` '
+      + 'in the app (it must be in its package.json), and do not set sails.config.hooks.sockets to false.',
+  );
+}
+
+function assertNoSocketsAdapter(sails: SailsApp): void {
+  const adapter = sails.config.sockets?.adapter;
+  if (adapter === undefined || adapter === 'memory') return;
+  throw new RoomsError(
+    'E_INVALID_CONFIG',
+    `sails.config.sockets.adapter is ${errors.describeValue(adapter)}, but sails-hook-rooms attaches the socket.io adapter itself: `
+      + "remove adapter (and its Redis settings) from config/sockets.js and set adapter: 'redis' with url in config/rooms.js.",
+  );
+}
+
+/** Puts the room operations on `sails.sockets`; returns how to put the originals back. */
+function installOnSockets(sockets: Record<string, unknown>, api: RoomsApi): () => void {
+  const originals = SOCKETS_METHODS.map((name) => [name, sockets[name]] as const);
+  for (const name of SOCKETS_METHODS) sockets[name] = api[name];
+  return () => {
+    for (const [name, original] of originals) sockets[name] = original;
+  };
+}
+
+/** The hook definition Sails loads (`sails.hooks.rooms`). */
+function roomsHook(sails: SailsApp) {
+  let api: RoomsApi | undefined;
+
+  function ready(): RoomsApi {
+    if (api) return api;
+    throw new RoomsError('E_UNAVAILABLE', 'sails.hooks.rooms is not ready: use it once Sails has lifted, and before it is lowered.');
+  }
+
+  /** A promise method of `sails.hooks.rooms`, usable once the hook is initialized. */
+  function delegate<K extends keyof types.RoomsHookApi>(name: K) {
+    return (...args: unknown[]) => {
+      try {
+        return (ready()[name] as (...a: unknown[]) => unknown)(...args);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    };
+  }
+
+  return {
+    defaults: { __configKey__: { ...DEFAULTS } },
+
+    async initialize(this: HookContext): Promise<void> {
+      assertSocketsHookPresent(sails);
+      const config = resolveConfig(sails.config[this.configKey]);
+      assertNoSocketsAdapter(sails);
+      await new Promise<void>((resolve) => sails.after('hook:sockets:loaded', resolve));
+
+      const transport: ClusterTransport = await createTransport(config, sails.io);
+      api = createRoomsApi(new RoomManager(sails.io.of('/'), transport), sails.log);
+      const restoreSockets = installOnSockets(sails.sockets, api);
+
+      const teardown = () => {
+        sails.removeListener('lower', teardown);
+        api = undefined;
+        restoreSockets();
+        transport.close().catch((err: unknown) => sails.log.warn('sails-hook-rooms: closing the cluster transport failed:', err));
+      };
+      sails.on('lower', teardown);
+    },
+
+    leave: delegate('leave'),
+    join: delegate('join'),
+    leaveAll: delegate('leaveAll'),
+    addRoomMembersToRooms: delegate('addRoomMembersToRooms'),
+    removeRoomMembersFromRooms: delegate('removeRoomMembersFromRooms'),
+    roomsOf: delegate('roomsOf'),
+    membersOf: delegate('membersOf'),
+  };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-namespace
+namespace roomsHook {
+  export import RoomsError = errors.RoomsError;
+  export type RoomsErrorCode = errors.RoomsErrorCode;
+  export type RoomsResult = types.RoomsResult;
+  export type RoomsCallback = types.RoomsCallback;
+  export type RoomsConfig = types.RoomsConfig;
+  export type RoomsSockets = types.RoomsSockets;
+  export type RoomsHookApi = types.RoomsHookApi;
+  export type SailsWithRooms = types.SailsWithRooms;
+  export type LeaveAllOptions = types.LeaveAllOptions;
+  export type SocketLike = types.SocketLike;
+}
+
+export = roomsHook;

@@ -1,0 +1,97 @@
+import type { Namespace, Socket } from 'socket.io';
+import { applyLocally, joinRooms, leaveRooms, type MembershipChange } from './membership';
+import { assertNotOwnRoom, type SocketRef } from './targets';
+import type { ClusterTransport, PeerAnswer } from './transport/transport';
+import type { LeaveAllOptions, RoomsResult } from './types';
+
+/** A result now when no other server is involved, or a promise of it. */
+export type Outcome = RoomsResult | Promise<RoomsResult>;
+
+function withPeers(here: RoomsResult, peers: PeerAnswer, askedIds: readonly string[] = []): RoomsResult {
+  const found = new Set(peers.foundIds);
+  return {
+    matched: here.matched + peers.matched,
+    servers: here.servers + peers.servers,
+    notFound: askedIds.filter((id) => !found.has(id)),
+  };
+}
+
+/**
+ * The room operations. Each applies its change to this server's sockets synchronously, then asks
+ * the transport to apply it on the other servers when any may be concerned.
+ */
+export class RoomManager {
+  constructor(
+    private readonly nsp: Namespace,
+    private readonly transport: ClusterTransport,
+  ) {}
+
+  join(refs: readonly SocketRef[], rooms: string[]): Outcome {
+    return this.changeSockets('join', refs, rooms);
+  }
+
+  leave(refs: readonly SocketRef[], rooms: string[]): Outcome {
+    return this.changeSockets('leave', refs, rooms);
+  }
+
+  addRoomMembersToRooms(sourceRoom: string, rooms: string[]): Outcome {
+    return this.changeEverywhere({ type: 'addMembers', sourceRoom, rooms });
+  }
+
+  removeRoomMembersFromRooms(sourceRoom: string, rooms: string[]): Outcome {
+    return this.changeEverywhere({ type: 'removeMembers', sourceRoom, rooms });
+  }
+
+  leaveAll(sourceRoom: string, options: Required<LeaveAllOptions>): Outcome {
+    return this.changeEverywhere({ type: 'leaveAll', sourceRoom, ...options });
+  }
+
+  async roomsOf(ref: SocketRef): Promise<string[] | null> {
+    const socket = this.localSocket(ref);
+    const id = typeof ref === 'string' ? ref : ref.id;
+    if (socket) return [...socket.rooms].filter((room) => room !== id);
+    return this.transport.clustered ? this.transport.roomsOfRemoteSocket(id) : null;
+  }
+
+  async membersOf(room: string): Promise<string[]> {
+    const here = [...(this.nsp.adapter.rooms.get(room) ?? [])];
+    if (!this.transport.clustered) return here;
+    const elsewhere = await this.transport.remoteMembersOf(room);
+    return [...new Set([...here, ...elsewhere])];
+  }
+
+  /** The socket a reference names, if it is connected to this server. */
+  private localSocket(ref: SocketRef): Socket | undefined {
+    if (typeof ref === 'string') return this.nsp.sockets.get(ref);
+    return this.nsp.sockets.get(ref.id) === ref ? ref : undefined;
+  }
+
+  private changeSockets(type: 'join' | 'leave', refs: readonly SocketRef[], rooms: string[]): Outcome {
+    const here: Socket[] = [];
+    const elsewhere: string[] = [];
+    // Check every target before changing any, so a bad call changes nothing.
+    for (const ref of refs) {
+      const id = typeof ref === 'string' ? ref : ref.id;
+      assertNotOwnRoom(id, rooms, type);
+      const socket = this.localSocket(ref);
+      if (socket) here.push(socket);
+      else elsewhere.push(id);
+    }
+    for (const socket of here) {
+      if (type === 'join') joinRooms(socket, rooms);
+      else leaveRooms(socket, rooms);
+    }
+    const result: RoomsResult = { matched: here.length, servers: 1, notFound: elsewhere };
+    if (elsewhere.length === 0 || !this.transport.clustered) return result;
+    return this.transport
+      .sendChange({ type, socketIds: elsewhere, rooms })
+      .then((peers) => withPeers(result, peers, elsewhere));
+  }
+
+  private changeEverywhere(change: MembershipChange): Outcome {
+    const { matched } = applyLocally(this.nsp, change);
+    const result: RoomsResult = { matched, servers: 1, notFound: [] };
+    if (!this.transport.clustered) return result;
+    return this.transport.sendChange(change).then((peers) => withPeers(result, peers));
+  }
+}

@@ -1,0 +1,109 @@
+import type { Socket } from 'socket.io';
+import { RoomsError, describeValue } from './errors';
+
+/** Longest room name accepted; room names travel in every cluster message. */
+export const MAX_ROOM_NAME_LENGTH = 512;
+/** Longest socket ID accepted (socket.io's own are 20 characters). */
+export const MAX_SOCKET_ID_LENGTH = 128;
+
+/** A socket a caller named: a connected `Socket` object, or an ID that may be on any server. */
+export type SocketRef = Socket | string;
+
+function isSocket(value: unknown): value is Socket {
+  if (typeof value !== 'object' || value === null) return false;
+  const socket = value as Record<string, unknown>;
+  return typeof socket.id === 'string'
+    && typeof socket.join === 'function'
+    && typeof socket.leave === 'function'
+    && socket.rooms instanceof Set;
+}
+
+function looksLikeHttpRequest(value: object): boolean {
+  return 'isSocket' in value || ('method' in value && 'headers' in value);
+}
+
+/** Parses an argument that names exactly one socket. */
+export function parseSocket(value: unknown, fnName: string): SocketRef {
+  if (typeof value === 'string') {
+    if (value !== '' && value.length <= MAX_SOCKET_ID_LENGTH) return value;
+    throw new RoomsError(
+      'E_INVALID_SOCKET',
+      `sails.sockets.${fnName}() got ${describeValue(value)} as a socket ID: pass the ID of a socket (1 to ${MAX_SOCKET_ID_LENGTH} characters), a socket request req, or a socket.io Socket.`,
+    );
+  }
+  if (isSocket(value)) return value;
+  if (typeof value === 'object' && value !== null) {
+    const candidate = value as { isSocket?: unknown; socket?: unknown };
+    if (candidate.isSocket === true && isSocket(candidate.socket)) return candidate.socket;
+    if (looksLikeHttpRequest(value)) {
+      throw new RoomsError(
+        'E_INVALID_SOCKET',
+        `sails.sockets.${fnName}() got an HTTP request, not a socket request: only sockets can be in rooms, so check req.isSocket === true before passing req.`,
+      );
+    }
+  }
+  throw new RoomsError(
+    'E_INVALID_SOCKET',
+    `sails.sockets.${fnName}() got ${describeValue(value)} as its socket: pass a socket request req (req.isSocket === true), a socket.io Socket, a socket ID string, or an array of these.`,
+  );
+}
+
+/** Parses the `socket` argument into distinct socket references. */
+export function parseSockets(value: unknown, fnName: string): SocketRef[] {
+  if (!Array.isArray(value)) return [parseSocket(value, fnName)];
+  if (value.length === 0) {
+    throw new RoomsError(
+      'E_INVALID_SOCKET',
+      `sails.sockets.${fnName}() got an empty array of sockets: pass at least one socket request, Socket or socket ID.`,
+    );
+  }
+  const seen = new Set<string>();
+  const refs: SocketRef[] = [];
+  for (const item of value) {
+    const ref = parseSocket(item, fnName);
+    const id = typeof ref === 'string' ? ref : ref.id;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    refs.push(ref);
+  }
+  return refs;
+}
+
+function checkRoomName(value: unknown, fnName: string, argName: string): string {
+  if (typeof value === 'string' && value !== '' && value.length <= MAX_ROOM_NAME_LENGTH) return value;
+  const hint = typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? ' (req.param() returns an object when the client sends one: check its type first)'
+    : '';
+  throw new RoomsError(
+    'E_INVALID_ROOM',
+    `sails.sockets.${fnName}() got ${describeValue(value)} as ${argName}${hint}: pass a room name (a string of 1 to ${MAX_ROOM_NAME_LENGTH} characters) or a non-empty array of them.`,
+  );
+}
+
+/** Parses a room name argument that may be one name or an array of names. */
+export function parseRooms(value: unknown, fnName: string, argName = 'roomName'): string[] {
+  if (!Array.isArray(value)) return [checkRoomName(value, fnName, argName)];
+  if (value.length === 0) {
+    throw new RoomsError(
+      'E_INVALID_ROOM',
+      `sails.sockets.${fnName}() got an empty array as ${argName}: pass at least one room name.`,
+    );
+  }
+  const rooms = new Set<string>();
+  for (const item of value) rooms.add(checkRoomName(item, fnName, argName));
+  return [...rooms];
+}
+
+/** Parses an argument that names exactly one room (e.g. a source room). */
+export function parseRoom(value: unknown, fnName: string, argName: string): string {
+  return checkRoomName(value, fnName, argName);
+}
+
+/** A socket's own ID room carries messages addressed to it: it is never joined or left by name. */
+export function assertNotOwnRoom(socketId: string, rooms: readonly string[], fnName: string): void {
+  if (!rooms.includes(socketId)) return;
+  throw new RoomsError(
+    'E_INVALID_ROOM',
+    `sails.sockets.${fnName}() was asked to use socket ${socketId}'s own ID room: every socket stays in the room named after its ID (it is how messages reach that socket); pass another room name.`,
+  );
+}

@@ -1,0 +1,14 @@
+import type { ClusterTransport, PeerAnswer } from './transport';
+
+const NO_PEERS: PeerAnswer = { servers: 0, matched: 0, foundIds: [] };
+
+/** One server, socket.io's in-memory adapter: nothing crosses a process boundary. */
+export function createMemoryTransport(): ClusterTransport {
+  return {
+    clustered: false,
+    sendChange: async () => NO_PEERS,
+    roomsOfRemoteSocket: async () => null,
+    remoteMembersOf: async () => [],
+    close: async () => {},
+  };
+}

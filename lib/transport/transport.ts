@@ -1,0 +1,25 @@
+import type { MembershipChange } from '../membership';
+
+/** What the other servers of the cluster answered to one change or query. */
+export interface PeerAnswer {
+  /** Servers that answered (this one not included). */
+  servers: number;
+  /** Sockets they applied the change to. */
+  matched: number;
+  /** For join/leave by ID: the IDs they hold. */
+  foundIds: string[];
+}
+
+/** How a change reaches the other servers. One implementation per `sails.config.rooms.adapter`. */
+export interface ClusterTransport {
+  /** `false` when there is no other server to tell (the memory adapter). */
+  readonly clustered: boolean;
+  /** Sends a change to every other server; resolves as `sails.config.rooms.confirm` says. */
+  sendChange(change: MembershipChange): Promise<PeerAnswer>;
+  /** The rooms of a socket held by another server, or `null` if none holds it. */
+  roomsOfRemoteSocket(socketId: string): Promise<string[] | null>;
+  /** The members of a room on the other servers. */
+  remoteMembersOf(room: string): Promise<string[]>;
+  /** Closes what the transport opened; safe to call twice. */
+  close(): Promise<void>;
+}
