@@ -31,8 +31,9 @@ async function socketIdOf(client: TestClient): Promise<string> {
 
 /** sails.io.js 1.x over socket.io-client 2.x, as browsers and Sails' own tests use it. */
 export async function connectSailsIo(url: string): Promise<TestClient> {
-  // A fresh SDK instance per client: sails.io.js keeps its settings on the io object.
+  // A fresh SDK instance per client: sails.io.js keeps its settings on the io object it augments.
   delete require.cache[require.resolve('sails.io.js')];
+  delete require.cache[require.resolve('socket.io-client-v2')];
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const io = require('sails.io.js')(require('socket.io-client-v2'));
   io.sails.autoConnect = false;
