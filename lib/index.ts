@@ -69,7 +69,7 @@ function roomsHook(sails: SailsApp) {
       assertNoSocketsAdapter(sails);
       await new Promise<void>((resolve) => sails.after('hook:sockets:loaded', resolve));
 
-      const transport: ClusterTransport = await createTransport(config, sails.io);
+      const transport: ClusterTransport = await createTransport(config, sails.io, sails.log);
       api = createRoomsApi(new RoomManager(sails.io.of('/'), transport), sails.log);
       const restoreSockets = installOnSockets(sails.sockets, api);
 

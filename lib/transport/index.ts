@@ -1,11 +1,12 @@
 import type { Server } from 'socket.io';
 import type { ResolvedRoomsConfig } from '../config';
-import { RoomsError } from '../errors';
+import type { Logger } from '../deliver';
 import { createMemoryTransport } from './memory';
+import { createRedisTransport } from './redis';
 import type { ClusterTransport } from './transport';
 
-/** Builds the transport `sails.config.rooms.adapter` names, attaching its socket.io adapter first. */
-export async function createTransport(config: ResolvedRoomsConfig, _io: Server): Promise<ClusterTransport> {
-  if (config.adapter === 'memory') return createMemoryTransport();
-  throw new RoomsError('E_INVALID_CONFIG', `sails.config.rooms.adapter '${config.adapter}' is not available in this version: use 'memory'.`);
+/** Builds the transport `sails.config.rooms.adapter` names; the Redis ones attach their socket.io adapter. */
+export function createTransport(config: ResolvedRoomsConfig, io: Server, log: Logger): Promise<ClusterTransport> {
+  if (config.adapter === 'memory') return Promise.resolve(createMemoryTransport());
+  return createRedisTransport({ config, io, log });
 }

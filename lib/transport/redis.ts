@@ -1,0 +1,321 @@
+import { randomUUID } from 'node:crypto';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import type { Namespace, Server } from 'socket.io';
+import { maskUrl, type ResolvedRoomsConfig } from '../config';
+import type { Logger } from '../deliver';
+import { RoomsError } from '../errors';
+import { applyLocally, type MembershipChange } from '../membership';
+import {
+  closeClient, createClientsFromUrl, isReady, publish, subscribe, withHandledPromises, type AnyRedisClient,
+} from './redis-clients';
+import type { ClusterTransport, PeerAnswer } from './transport';
+
+/** What a server asks the others. */
+type ClusterRequest =
+  | { kind: 'change'; change: MembershipChange }
+  | { kind: 'roomsOf'; socketId: string }
+  | { kind: 'membersOf'; room: string };
+
+/** What a server answers to a request. */
+interface Reply {
+  matched: number;
+  foundIds: string[];
+  rooms?: string[] | null;
+  members?: string[];
+}
+
+/** The messages that cross Redis on the hook's own channels. */
+type WireMessage =
+  | { t: 'request'; id: number; from: string; reply: boolean; request: ClusterRequest }
+  | { t: 'reply'; id: number; from: string; reply: Reply }
+  /** `hello`: (re)subscribed; `up`: saw its own hello, so requests reach it now; `beat`: still here; `bye`: lowering. */
+  | { t: 'hello' | 'up' | 'beat' | 'bye'; from: string };
+
+interface PendingRequest {
+  message: string;
+  /** Servers known to be up when it was sent: each must answer. */
+  awaited: Set<string>;
+  /** How many other servers Redis delivered it to (known once PUBLISH answers). */
+  delivered: number | undefined;
+  replies: Map<string, Reply>;
+  /** For join/leave by ID and socket look-ups: done as soon as none of these is missing. */
+  missingIds: Set<string> | undefined;
+  settle(err: RoomsError | null): void;
+}
+
+export const HEARTBEAT_MS = 1000;
+/** A server silent for this long is taken for gone (e.g. killed). */
+export const PEER_EXPIRY_MS = 3500;
+
+interface RedisTransportOptions {
+  config: ResolvedRoomsConfig;
+  io: Server;
+  log: Logger;
+}
+
+function unavailable(message: string, cause?: unknown): RoomsError {
+  return new RoomsError('E_UNAVAILABLE', message, cause === undefined ? undefined : { cause });
+}
+
+/** Connects clients the hook creates, failing within `timeoutMs`. */
+async function connectOwnClients(pub: AnyRedisClient, sub: AnyRedisClient, url: string, timeoutMs: number) {
+  let lastError: unknown;
+  const remember = (err: unknown) => { lastError = err; };
+  pub.on('error', remember);
+  sub.on('error', remember);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(unavailable(
+      `sails-hook-rooms could not reach Redis at ${maskUrl(url)} within ${timeoutMs} ms`
+        + `${lastError instanceof Error ? ` (${lastError.message || lastError.name})` : ''}: `
+        + 'check sails.config.rooms.url and that Redis is running.',
+      lastError,
+    )), timeoutMs);
+  });
+  try {
+    await Promise.race([Promise.all([pub.connect(), sub.connect()]), deadline]);
+  } catch (err) {
+    await Promise.all([closeClient(pub), closeClient(sub)]);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    pub.off('error', remember);
+    sub.off('error', remember);
+  }
+}
+
+/** Waits for clients the user passed to be ready, within `timeoutMs`. */
+async function awaitUserClients(clients: AnyRedisClient[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (const client of clients) {
+    while (!isReady(client)) {
+      if (Date.now() > deadline) {
+        throw unavailable(`sails.config.rooms.pubClient/subClient did not become ready within ${timeoutMs} ms: connect them before lifting Sails.`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+/** Answers a request from another server, from this server's sockets. */
+function answer(nsp: Namespace, request: ClusterRequest): Reply {
+  switch (request.kind) {
+    case 'change':
+      return applyLocally(nsp, request.change);
+    case 'roomsOf': {
+      const socket = nsp.sockets.get(request.socketId);
+      if (!socket) return { matched: 0, foundIds: [], rooms: null };
+      return { matched: 1, foundIds: [socket.id], rooms: [...socket.rooms].filter((room) => room !== socket.id) };
+    }
+    case 'membersOf':
+      return { matched: 0, foundIds: [], members: [...(nsp.adapter.rooms.get(request.room) ?? [])] };
+  }
+}
+
+/**
+ * Redis: socket.io's Redis adapter carries broadcasts; the hook's own request/reply channels
+ * carry membership changes, so a change is confirmed by every server that had to apply it.
+ */
+export async function createRedisTransport({ config, io, log }: RedisTransportOptions): Promise<ClusterTransport> {
+  const sharded = config.adapter === 'redis-sharded';
+  const ownsClients = config.url !== undefined;
+  const { pub, sub } = ownsClients
+    ? createClientsFromUrl(config.url!)
+    : { pub: config.pubClient as AnyRedisClient, sub: config.subClient as AnyRedisClient };
+
+  if (ownsClients) await connectOwnClients(pub, sub, config.url!, config.timeout);
+  else await awaitUserClients([pub, sub], config.timeout);
+
+  const nsp = io.of('/');
+  const uid = randomUUID();
+  const requestChannel = `${config.key}-rooms#/#`;
+  const replyChannel = (server: string) => `${config.key}-rooms#/#${server}#`;
+  const peers = new Map<string, number>();
+  const pending = new Map<number, PendingRequest>();
+  let nextId = 1;
+  let closed = false;
+
+  const send = (channel: string, message: WireMessage | string) =>
+    publish(pub, channel, typeof message === 'string' ? message : JSON.stringify(message), sharded);
+
+  const livePeers = () => {
+    const now = Date.now();
+    for (const [peer, seen] of peers) if (now - seen > PEER_EXPIRY_MS) peers.delete(peer);
+    return new Set(peers.keys());
+  };
+
+  const checkDone = (entry: PendingRequest) => {
+    if (entry.missingIds?.size === 0) return entry.settle(null);
+    if (entry.delivered === undefined) return;
+    for (const peer of entry.awaited) if (!entry.replies.has(peer)) return;
+    if (entry.replies.size >= entry.delivered) entry.settle(null);
+  };
+
+  const failPending = (err: RoomsError) => {
+    for (const entry of [...pending.values()]) entry.settle(err);
+  };
+
+  const onPresence = (from: string, type: 'hello' | 'up' | 'beat' | 'bye') => {
+    if (type === 'bye') {
+      peers.delete(from);
+      for (const entry of pending.values()) { entry.awaited.delete(from); checkDone(entry); }
+      return;
+    }
+    peers.set(from, Date.now());
+    if (type === 'hello') void send(requestChannel, { t: 'beat', from: uid }).catch(() => {});
+    if (type === 'up') {
+      // It (re)subscribed: requests it may have missed meanwhile are sent again (changes are idempotent).
+      for (const entry of pending.values()) {
+        if (entry.awaited.has(from) && !entry.replies.has(from)) void send(requestChannel, entry.message).catch(() => {});
+      }
+    }
+  };
+
+  const onRequestChannel = (raw: string) => {
+    let message: WireMessage;
+    try {
+      message = JSON.parse(raw) as WireMessage;
+    } catch {
+      return;
+    }
+    if (message.from === uid) {
+      // Our own hello came back: our subscription works, so tell the others to resend.
+      if (message.t === 'hello') void send(requestChannel, { t: 'up', from: uid }).catch(() => {});
+      return;
+    }
+    if (message.t === 'request') {
+      peers.set(message.from, Date.now());
+      const reply = answer(nsp, message.request);
+      if (message.reply) {
+        void send(replyChannel(message.from), { t: 'reply', id: message.id, from: uid, reply }).catch(() => {});
+      }
+      return;
+    }
+    if (message.t !== 'reply') onPresence(message.from, message.t);
+  };
+
+  const onReplyChannel = (raw: string) => {
+    let message: WireMessage;
+    try {
+      message = JSON.parse(raw) as WireMessage;
+    } catch {
+      return;
+    }
+    if (message.t !== 'reply') return;
+    peers.set(message.from, Date.now());
+    const entry = pending.get(message.id);
+    if (!entry || entry.replies.has(message.from)) return;
+    entry.replies.set(message.from, message.reply);
+    for (const id of message.reply.foundIds) entry.missingIds?.delete(id);
+    checkDone(entry);
+  };
+
+  const unsubscribers = [
+    await subscribe(sub, requestChannel, onRequestChannel, sharded),
+    await subscribe(sub, replyChannel(uid), onReplyChannel, sharded),
+  ];
+
+  const sayHello = () => { if (isReady(pub)) void send(requestChannel, { t: 'hello', from: uid }).catch(() => {}); };
+  const onSubLost = (err: unknown) => {
+    if (pending.size > 0) {
+      failPending(unavailable('sails-hook-rooms lost its Redis connection while waiting for other servers: '
+        + 'the change was applied on this server and may or may not have been applied on the others.', err));
+    }
+  };
+  const onLog = (err: unknown) => log.warn('sails-hook-rooms: Redis connection error:', err);
+  sub.on('ready', sayHello);
+  sub.on('error', onSubLost);
+  // Without an 'error' listener a client error would crash the process.
+  pub.on('error', onLog);
+  sub.on('error', onLog);
+  sayHello();
+  const heartbeat = setInterval(() => {
+    if (isReady(pub)) void send(requestChannel, { t: 'beat', from: uid }).catch(() => {});
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+
+  const adapterPub = withHandledPromises(pub, log);
+  const adapterSub = withHandledPromises(sub, log);
+  // Static subscriptions: a room's broadcasts never wait for a per-room SSUBSCRIBE after a join.
+  io.adapter(sharded
+    ? createShardedAdapter(adapterPub, adapterSub, { channelPrefix: config.key, subscriptionMode: 'static' })
+    : createAdapter(adapterPub, adapterSub, { key: config.key, publishOnSpecificResponseChannel: true }));
+
+  function ask(request: ClusterRequest, wantedIds?: string[]): Promise<Reply[]> {
+    if (closed) return Promise.reject(unavailable('sails-hook-rooms is lowered: no cluster operation is possible.'));
+    if (!isReady(pub) || !isReady(sub)) {
+      return Promise.reject(unavailable('sails-hook-rooms cannot reach Redis right now: the change was applied on this server only. '
+        + 'Check Redis; the hook reconnects by itself.'));
+    }
+    const reply = config.confirm === 'cluster' || request.kind !== 'change';
+    const id = nextId++;
+    const message = JSON.stringify({ t: 'request', id, from: uid, reply, request } satisfies WireMessage);
+    if (!reply) return send(requestChannel, message).then(() => [], (err) => { throw unavailable(`sails-hook-rooms could not publish to Redis: ${String(err)}`, err); });
+
+    return new Promise<Reply[]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const expected = Math.max(entry.awaited.size, entry.delivered ?? 0);
+        entry.settle(new RoomsError('E_TIMEOUT', `sails-hook-rooms: only ${entry.replies.size} of ${expected} other servers answered within ${config.timeout} ms `
+          + '(sails.config.rooms.timeout); the change was applied on this server and on the servers that answered.'));
+      }, config.timeout);
+      const entry: PendingRequest = {
+        message,
+        awaited: livePeers(),
+        delivered: undefined,
+        replies: new Map(),
+        missingIds: wantedIds && new Set(wantedIds),
+        settle(err) {
+          if (!pending.delete(id)) return;
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve([...entry.replies.values()]);
+        },
+      };
+      pending.set(id, entry);
+      send(requestChannel, message).then((receivers) => {
+        // Redis counts our own subscription among the receivers.
+        entry.delivered = Math.max(0, receivers - 1);
+        checkDone(entry);
+      }, (err) => entry.settle(unavailable(`sails-hook-rooms could not publish to Redis: ${String(err)}`, err)));
+    });
+  }
+
+  const sum = (replies: Reply[]): PeerAnswer => ({
+    servers: replies.length,
+    matched: replies.reduce((total, r) => total + r.matched, 0),
+    foundIds: replies.flatMap((r) => r.foundIds),
+  });
+
+  return {
+    clustered: true,
+    async sendChange(change) {
+      const wanted = change.type === 'join' || change.type === 'leave' ? change.socketIds : undefined;
+      return sum(await ask({ kind: 'change', change }, wanted));
+    },
+    async roomsOfRemoteSocket(socketId) {
+      const replies = await ask({ kind: 'roomsOf', socketId }, [socketId]);
+      return replies.find((r) => r.rooms)?.rooms ?? null;
+    },
+    async remoteMembersOf(room) {
+      const replies = await ask({ kind: 'membersOf', room });
+      return replies.flatMap((r) => r.members ?? []);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(heartbeat);
+      failPending(unavailable('sails-hook-rooms was lowered while waiting for other servers.'));
+      sub.off('ready', sayHello);
+      sub.off('error', onSubLost);
+      if (isReady(pub)) await send(requestChannel, { t: 'bye', from: uid }).catch(() => {});
+      if (ownsClients) {
+        // The 'error' listeners stay: a late socket error must not crash the process.
+        await Promise.all([closeClient(pub), closeClient(sub)]);
+        return;
+      }
+      pub.off('error', onLog);
+      sub.off('error', onLog);
+      await Promise.all(unsubscribers.map((unsubscribe) => unsubscribe().catch(() => {})));
+    },
+  };
+}

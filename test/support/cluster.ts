@@ -1,0 +1,53 @@
+/** Several fixture Sails servers, each its own process, sharing one Redis. */
+import path from 'node:path';
+import { freePort } from './fixture';
+import { startChild, type Child } from './processes';
+
+const APP = path.resolve(__dirname, '../../fixtures/app/app.js');
+
+export interface TestServer {
+  name: string;
+  url: string;
+  child: Child;
+  /** POSTs JSON to an action of this server; resolves with status and body. */
+  post<T = any>(route: string, body: Record<string, unknown>): Promise<{ status: number; body: T }>;
+}
+
+export async function startServer(name: string, redisUrl: string, adapter = 'redis', extraEnv: Record<string, string> = {}): Promise<TestServer> {
+  const port = await freePort();
+  const child = startChild(process.execPath, [APP], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      SERVER_NAME: name,
+      ROOMS_ADAPTER: adapter,
+      REDIS_URL: redisUrl,
+      LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
+  });
+  await child.waitForOutput(/listening on (http:\/\/\S+)/, 30_000);
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    name,
+    url,
+    child,
+    async post(route, body) {
+      const response = await fetch(url + route, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const isJson = response.headers.get('content-type')?.includes('json');
+      return { status: response.status, body: isJson ? await response.json() : await response.text() };
+    },
+  };
+}
+
+export async function startCluster(count: number, redisUrl: string, adapter = 'redis'): Promise<TestServer[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => startServer(`server-${i + 1}`, redisUrl, adapter)));
+}
+
+export async function stopCluster(servers: readonly TestServer[]): Promise<void> {
+  await Promise.all(servers.map((server) => server.child.stop()));
+}
