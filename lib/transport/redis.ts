@@ -35,8 +35,8 @@ interface PendingRequest {
   message: string;
   /** Servers known to be up when it was sent: each must answer. */
   awaited: Set<string>;
-  /** How many other servers Redis delivered it to (known once PUBLISH answers). */
-  delivered: number | undefined;
+  /** Redis accepted it (PUBLISH answered). */
+  published: boolean;
   replies: Map<string, Reply>;
   /** For join/leave by ID and socket look-ups: done as soon as none of these is missing. */
   missingIds: Set<string> | undefined;
@@ -46,6 +46,8 @@ interface PendingRequest {
 export const HEARTBEAT_MS = 1000;
 /** A server silent for this long is taken for gone (e.g. killed). */
 export const PEER_EXPIRY_MS = 3500;
+/** How long a starting server waits for the others to introduce themselves. */
+const DISCOVERY_MS = 500;
 
 interface RedisTransportOptions {
   config: ResolvedRoomsConfig;
@@ -146,9 +148,9 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
 
   const checkDone = (entry: PendingRequest) => {
     if (entry.missingIds?.size === 0) return entry.settle(null);
-    if (entry.delivered === undefined) return;
+    if (!entry.published) return;
     for (const peer of entry.awaited) if (!entry.replies.has(peer)) return;
-    if (entry.replies.size >= entry.delivered) entry.settle(null);
+    entry.settle(null);
   };
 
   const failPending = (err: RoomsError) => {
@@ -216,6 +218,15 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   ];
 
   const sayHello = () => { if (isReady(pub)) void send(requestChannel, { t: 'hello', from: uid }).catch(() => {}); };
+
+  /** Says hello and waits (briefly) for the servers already up to answer, so the first operations await them. */
+  async function discoverPeers() {
+    const receivers = await send(requestChannel, { t: 'hello', from: uid });
+    const others = receivers - 1;
+    const deadline = Date.now() + Math.min(config.timeout, DISCOVERY_MS);
+    // Other subscribers of the channel (e.g. a monitoring tool) never answer: the deadline bounds the wait.
+    while (peers.size < others && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   const onSubLost = (err: unknown) => {
     if (pending.size > 0) {
       failPending(unavailable('sails-hook-rooms lost its Redis connection while waiting for other servers: '
@@ -228,7 +239,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   // Without an 'error' listener a client error would crash the process.
   pub.on('error', onLog);
   sub.on('error', onLog);
-  sayHello();
+  await discoverPeers();
   const heartbeat = setInterval(() => {
     if (isReady(pub)) void send(requestChannel, { t: 'beat', from: uid }).catch(() => {});
   }, HEARTBEAT_MS);
@@ -254,14 +265,13 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
 
     return new Promise<Reply[]>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const expected = Math.max(entry.awaited.size, entry.delivered ?? 0);
-        entry.settle(new RoomsError('E_TIMEOUT', `sails-hook-rooms: only ${entry.replies.size} of ${expected} other servers answered within ${config.timeout} ms `
+        entry.settle(new RoomsError('E_TIMEOUT', `sails-hook-rooms: only ${entry.replies.size} of ${entry.awaited.size} other servers answered within ${config.timeout} ms `
           + '(sails.config.rooms.timeout); the change was applied on this server and on the servers that answered.'));
       }, config.timeout);
       const entry: PendingRequest = {
         message,
         awaited: livePeers(),
-        delivered: undefined,
+        published: false,
         replies: new Map(),
         missingIds: wantedIds && new Set(wantedIds),
         settle(err) {
@@ -272,9 +282,8 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
         },
       };
       pending.set(id, entry);
-      send(requestChannel, message).then((receivers) => {
-        // Redis counts our own subscription among the receivers.
-        entry.delivered = Math.max(0, receivers - 1);
+      send(requestChannel, message).then(() => {
+        entry.published = true;
         checkDone(entry);
       }, (err) => entry.settle(unavailable(`sails-hook-rooms could not publish to Redis: ${String(err)}`, err)));
     });

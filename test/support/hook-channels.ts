@@ -1,0 +1,22 @@
+/** Watches the hook's own Redis request channel, to count the cluster messages an operation sends. */
+import { createClient } from 'redis';
+
+export interface ChannelWatch {
+  /** The requests seen so far, in order. */
+  requests: Array<{ from: string; request: { kind: string; change?: { type: string } } }>;
+  close(): Promise<void>;
+}
+
+export async function watchRequests(redisUrl: string, sharded: boolean, key = 'socket.io'): Promise<ChannelWatch> {
+  const client = createClient({ url: redisUrl });
+  client.on('error', () => {});
+  await client.connect();
+  const requests: ChannelWatch['requests'] = [];
+  const onMessage = (raw: string) => {
+    const message = JSON.parse(raw);
+    if (message.t === 'request') requests.push(message);
+  };
+  const channel = `${key}-rooms#/#`;
+  await (sharded ? client.sSubscribe(channel, onMessage) : client.subscribe(channel, onMessage));
+  return { requests, close: () => client.close() };
+}
