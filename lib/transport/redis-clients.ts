@@ -40,6 +40,16 @@ export async function closeClient(client: AnyRedisClient): Promise<void> {
   }
 }
 
+/**
+ * Removes a listener the hook added. A node-redis client is a view of an emitter: if its last
+ * listener goes, it grows its own listener table and later listeners never hear the events, so
+ * the last one stays (it only logs).
+ */
+export function removeListenerSafely(client: AnyRedisClient, event: string, listener: (...args: any[]) => void): void {
+  const total = (client.eventNames() as Array<string | symbol>).reduce((sum, name) => sum + client.listenerCount(name), 0);
+  if (total > 1) client.off(event, listener);
+}
+
 export function publish(client: AnyRedisClient, channel: string, message: string, sharded: boolean): Promise<number> {
   if (isNodeRedis(client)) return sharded ? client.sPublish(channel, message) : client.publish(channel, message);
   return sharded ? client.spublish(channel, message) : client.publish(channel, message);

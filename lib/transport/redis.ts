@@ -6,7 +6,8 @@ import type { Logger } from '../deliver';
 import { RoomsError } from '../errors';
 import { applyLocally, type MembershipChange } from '../membership';
 import {
-  closeClient, createClientsFromUrl, isReady, publish, subscribe, withHandledPromises, type AnyRedisClient,
+  closeClient, createClientsFromUrl, isReady, publish, removeListenerSafely, subscribe, withHandledPromises,
+  type AnyRedisClient,
 } from './redis-clients';
 import type { ClusterTransport, PeerAnswer } from './transport';
 
@@ -124,6 +125,23 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   const { pub, sub } = ownsClients
     ? createClientsFromUrl(config.url!)
     : { pub: config.pubClient as AnyRedisClient, sub: config.subClient as AnyRedisClient };
+  // Without an 'error' listener a client error would crash the process. Reconnection attempts
+  // fail many times per outage: the first failure is reported, then the recovery.
+  let outageReported = false;
+  const onLog = (err: unknown) => {
+    if (outageReported) return;
+    outageReported = true;
+    log.warn('sails-hook-rooms: lost the connection to Redis; cluster operations fail with E_UNAVAILABLE until it is back:', err);
+  };
+  const onReady = () => {
+    if (!outageReported || !isReady(pub) || !isReady(sub)) return;
+    outageReported = false;
+    log.warn('sails-hook-rooms: connected to Redis again.');
+  };
+  for (const client of [pub, sub]) {
+    client.on('error', onLog);
+    client.on('ready', onReady);
+  }
 
   if (ownsClients) await connectOwnClients(pub, sub, config.url!, config.timeout);
   else await awaitUserClients([pub, sub], config.timeout);
@@ -233,12 +251,8 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
         + 'the change was applied on this server and may or may not have been applied on the others.', err));
     }
   };
-  const onLog = (err: unknown) => log.warn('sails-hook-rooms: Redis connection error:', err);
   sub.on('ready', sayHello);
   sub.on('error', onSubLost);
-  // Without an 'error' listener a client error would crash the process.
-  pub.on('error', onLog);
-  sub.on('error', onLog);
   await discoverPeers();
   const heartbeat = setInterval(() => {
     if (isReady(pub)) void send(requestChannel, { t: 'beat', from: uid }).catch(() => {});
@@ -314,16 +328,18 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
       closed = true;
       clearInterval(heartbeat);
       failPending(unavailable('sails-hook-rooms was lowered while waiting for other servers.'));
-      sub.off('ready', sayHello);
-      sub.off('error', onSubLost);
+      removeListenerSafely(sub, 'ready', sayHello);
+      removeListenerSafely(sub, 'error', onSubLost);
       if (isReady(pub)) await send(requestChannel, { t: 'bye', from: uid }).catch(() => {});
       if (ownsClients) {
         // The 'error' listeners stay: a late socket error must not crash the process.
         await Promise.all([closeClient(pub), closeClient(sub)]);
         return;
       }
-      pub.off('error', onLog);
-      sub.off('error', onLog);
+      for (const client of [pub, sub]) {
+        removeListenerSafely(client, 'ready', onReady);
+        removeListenerSafely(client, 'error', onLog);
+      }
       await Promise.all(unsubscribers.map((unsubscribe) => unsubscribe().catch(() => {})));
     },
   };

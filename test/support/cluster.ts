@@ -23,6 +23,8 @@ export async function startServer(name: string, redisUrl: string, adapter = 'red
       ROOMS_ADAPTER: adapter,
       REDIS_URL: redisUrl,
       LOG_LEVEL: 'warn',
+      // An unhandled rejection must end the server, so that a test sees it.
+      NODE_OPTIONS: '--unhandled-rejections=strict',
       ...extraEnv,
     },
   });
@@ -44,8 +46,19 @@ export async function startServer(name: string, redisUrl: string, adapter = 'red
   };
 }
 
-export async function startCluster(count: number, redisUrl: string, adapter = 'redis'): Promise<TestServer[]> {
-  return Promise.all(Array.from({ length: count }, (_, i) => startServer(`server-${i + 1}`, redisUrl, adapter)));
+export async function startCluster(count: number, redisUrl: string, adapter = 'redis', extraEnv: Record<string, string> = {}): Promise<TestServer[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => startServer(`server-${i + 1}`, redisUrl, adapter, extraEnv)));
+}
+
+/** Asserts a server process is still running and never reported an unhandled rejection or crash. */
+export function assertHealthy(server: TestServer): void {
+  const { exitCode, signalCode } = server.child.process;
+  if (exitCode !== null || signalCode !== null) {
+    throw new Error(`${server.name} exited (${exitCode ?? signalCode}); output:\n${server.child.output()}`);
+  }
+  if (/unhandled|UnhandledPromiseRejection|uncaught/i.test(server.child.output())) {
+    throw new Error(`${server.name} reported an unhandled error:\n${server.child.output()}`);
+  }
 }
 
 export async function stopCluster(servers: readonly TestServer[]): Promise<void> {
