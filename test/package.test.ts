@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, writeFile, readdir } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, rm, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connectSailsIo, type TestClient } from './support/clients';
 import { nextEvent, record } from './support/events';
 import { freePort } from './support/fixture';
 import { run, startChild, type Child } from './support/processes';
+import { startRedis, type TestRedis } from './support/redis';
 
 const REPO = path.resolve(__dirname, '..');
 const SEED_ACTION = `
@@ -39,6 +40,7 @@ process.on('SIGTERM', () => sails.lower(() => process.exit(0)));`,
   'POST /leave-fun-room': 'FunController.leaveFunRoom',
   'POST /join-fun-room': 'FunController.joinFunRoom',
   'POST /shout': 'FunController.shout',
+  'POST /kick': 'FunController.kick',
 };`,
   'api/controllers/FunController.js': `module.exports = {
 ${SEED_ACTION},
@@ -46,6 +48,14 @@ ${SEED_ACTION},
     sails.sockets.join(req, req.param('roomName'), function(err) {
       if (err) {return res.serverError(err);}
       return res.json({ socketId: sails.sockets.getId(req) });
+    });
+  },
+  kick: function(req, res) {
+    var roomName = req.param('roomName');
+    sails.sockets.leave(req.param('socketId'), roomName, function(err, result) {
+      if (err) {return res.serverError(err);}
+      sails.sockets.broadcast(roomName, 'shout', { text: 'kicked ' + req.param('socketId') });
+      return res.json(result);
     });
   },
   shout: function(req, res) {
@@ -63,6 +73,7 @@ describe('the packed package in a new Sails app', function () {
   let server: Child | undefined;
   let client: TestClient | undefined;
   let url: string;
+  let appDir: string;
 
   before(async () => {
     workDir = await mkdtemp(path.join(tmpdir(), 'sails-hook-rooms-pack-'));
@@ -70,7 +81,7 @@ describe('the packed package in a new Sails app', function () {
     const tarball = (await readdir(workDir)).find((name) => name.endsWith('.tgz'));
     assert.ok(tarball, 'npm pack made a tarball');
 
-    const appDir = path.join(workDir, 'app');
+    appDir = path.join(workDir, 'app');
     for (const [file, text] of Object.entries(APP_FILES)) {
       await mkdir(path.dirname(path.join(appDir, file)), { recursive: true });
       await writeFile(path.join(appDir, file), text);
@@ -85,8 +96,7 @@ describe('the packed package in a new Sails app', function () {
 
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    server = startChild(process.execPath, ['app.js'], { cwd: appDir, env: { ...process.env, PORT: String(port), NODE_ENV: 'development' } });
-    await server.waitForOutput(/lifted;/, 60_000);
+    server = await startApp(appDir, port);
   });
 
   after(async () => {
@@ -94,6 +104,17 @@ describe('the packed package in a new Sails app', function () {
     await server?.stop();
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
+
+  async function startApp(dir: string, port: number): Promise<Child> {
+    const child = startChild(process.execPath, ['app.js'], { cwd: dir, env: { ...process.env, PORT: String(port), NODE_ENV: 'development' } });
+    try {
+      await child.waitForOutput(/lifted;/, 60_000);
+    } catch (err) {
+      await child.stop();
+      throw err;
+    }
+    return child;
+  }
 
   it('is discovered as the `rooms` hook with no setup but `npm install`', () => {
     // sails-hook-sockets' own is `leaveRoom`.
@@ -123,4 +144,55 @@ describe('the packed package in a new Sails app', function () {
     shouts.stop();
     assert.deepEqual(shouts.received.map((m) => m.text), ['sentinel']);
   });
+
+  describe('two such apps on Redis, configured only with config/rooms.js', () => {
+    let redis: TestRedis;
+    const apps: Array<{ child: Child; url: string }> = [];
+    const clients: TestClient[] = [];
+
+    before(async () => {
+      redis = await startRedis();
+      const secondDir = path.join(workDir, 'app2');
+      await cp(appDir, secondDir, { recursive: true });
+      for (const dir of [appDir, secondDir]) {
+        await writeFile(path.join(dir, 'config/rooms.js'), `module.exports.rooms = { adapter: 'redis', url: '${redis.url}' };`);
+        const port = await freePort();
+        apps.push({ child: await startApp(dir, port), url: `http://127.0.0.1:${port}` });
+      }
+    });
+
+    after(async () => {
+      for (const connected of clients) connected.disconnect();
+      await Promise.all(apps.map(({ child }) => child.stop()));
+      await redis?.stop();
+    });
+
+    async function post(url: string, route: string, body: Record<string, unknown>) {
+      const response = await fetch(url + route, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const isJson = response.headers.get('content-type')?.includes('json');
+      return { status: response.status, body: (isJson ? await response.json() : await response.text()) as any };
+    }
+
+    it("leave each other's sockets by ID, confirmed, with nothing broadcast from the callback reaching them", async () => {
+      for (const [holder, kicker] of [[apps[0]!, apps[1]!], [apps[1]!, apps[0]!]]) {
+        const member = await connectSailsIo(holder.url);
+        clients.push(member);
+        const { body } = await member.request('post', '/join-fun-room', { roomName: 'fun' });
+        for (let run = 0; run < 20; run += 1) {
+          const shouts = record<{ text: string }>(member, 'shout');
+          const kicked = await post(kicker.url, '/kick', { socketId: body.socketId, roomName: 'fun' });
+          assert.equal(kicked.status, 200);
+          assert.equal(kicked.body.matched, 1);
+          assert.deepEqual(kicked.body.notFound, []);
+          const sentinel = nextEvent(member, 'shout');
+          await post(kicker.url, '/shout', { roomName: body.socketId, text: 'sentinel' });
+          await sentinel;
+          shouts.stop();
+          assert.deepEqual(shouts.received.map((m) => m.text), ['sentinel']);
+          await member.request('post', '/join-fun-room', { roomName: 'fun' });
+        }
+      }
+    });
+  });
 });
+
