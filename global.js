@@ -1,0 +1,1 @@
+// Types only: see global.d.ts. Lets `import 'sails-hook-rooms/global'` load at run time too.
