@@ -44,13 +44,17 @@ function isRedisClient(value: unknown): boolean {
 
 /** Redis URL with any password replaced, safe for logs and error messages. */
 export function maskUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^@/]*)@/, '//***@');
+  if (/^rediss?:\/\//.test(url)) {
+    try {
+      const parsed = new URL(url);
+      if (parsed.password) parsed.password = '***';
+      return parsed.toString();
+    } catch {
+      // Not parseable: mask by hand below.
+    }
   }
+  // Whatever stands before an '@' may be credentials.
+  return url.replace(/^([^@/]*\/\/)?[^@/]*@/, '$1***@');
 }
 
 /** Validates `sails.config.rooms`; throws `E_INVALID_CONFIG` naming the first bad key. */

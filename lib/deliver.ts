@@ -57,6 +57,7 @@ export function deliver(
   cb: RoomsCallback | undefined,
   fnName: string,
   log: Logger,
+  warnUsageErrors = true,
 ): Promise<RoomsResult> | undefined {
   let outcome: Outcome;
   try {
@@ -67,8 +68,8 @@ export function deliver(
       process.nextTick(cb, err as RoomsError);
       return undefined;
     }
-    log.warn(`sails.sockets.${fnName}():`, (err as Error).message);
-    return watch(Promise.reject(err), fnName, log, true);
+    if (warnUsageErrors) log.warn(`sails.sockets.${fnName}():`, (err as Error).message);
+    return watch(Promise.reject(err), fnName, log, warnUsageErrors);
   }
 
   if (!cb) return watch(outcome instanceof Promise ? outcome : Promise.resolve(outcome), fnName, log, false);

@@ -1,4 +1,4 @@
-import { DEFAULTS, resolveConfig } from './config';
+import { DEFAULTS, resolveConfig, type ResolvedRoomsConfig } from './config';
 import * as errors from './errors';
 import { RoomManager } from './room-manager';
 import type { HookContext, SailsApp } from './sails';
@@ -23,7 +23,8 @@ function assertSocketsHookPresent(sails: SailsApp): void {
 
 function assertNoSocketsAdapter(sails: SailsApp): void {
   const adapter = sails.config.sockets?.adapter;
-  if (adapter === undefined || adapter === 'memory') return;
+  // sails-hook-sockets' own configure() turns 'memory' into null.
+  if (adapter === undefined || adapter === null || adapter === 'memory') return;
   throw new RoomsError(
     'E_INVALID_CONFIG',
     `sails.config.sockets.adapter is ${errors.describeValue(adapter)}, but sails-hook-rooms attaches the socket.io adapter itself: `
@@ -42,6 +43,7 @@ function installOnSockets(sockets: Record<string, unknown>, api: RoomsApi): () =
 
 /** The hook definition Sails loads (`sails.hooks.rooms`). */
 function roomsHook(sails: SailsApp) {
+  let config: ResolvedRoomsConfig | undefined;
   let api: RoomsApi | undefined;
 
   function ready(): RoomsApi {
@@ -63,15 +65,21 @@ function roomsHook(sails: SailsApp) {
   return {
     defaults: { __configKey__: { ...DEFAULTS } },
 
-    async initialize(this: HookContext): Promise<void> {
+    // Sails runs every hook's configure() before any hook loads: a bad setup fails the lift here,
+    // before sails-hook-sockets tries an adapter of its own.
+    configure(this: HookContext): void {
       assertSocketsHookPresent(sails);
-      const config = resolveConfig(sails.config[this.configKey]);
+      config = resolveConfig(sails.config[this.configKey]);
       assertNoSocketsAdapter(sails);
+    },
+
+    async initialize(this: HookContext): Promise<void> {
       await new Promise<void>((resolve) => sails.after('hook:sockets:loaded', resolve));
 
-      const transport: ClusterTransport = await createTransport(config, sails.io, sails.log);
-      api = createRoomsApi(new RoomManager(sails.io.of('/'), transport), sails.log);
-      const restoreSockets = installOnSockets(sails.sockets, api);
+      const transport: ClusterTransport = await createTransport(config!, sails.io, sails.log);
+      const manager = new RoomManager(sails.io.of('/'), transport);
+      api = createRoomsApi(manager, sails.log, { warnUsageErrors: false });
+      const restoreSockets = installOnSockets(sails.sockets, createRoomsApi(manager, sails.log, { warnUsageErrors: true }));
 
       const teardown = () => {
         sails.removeListener('lower', teardown);

@@ -36,18 +36,19 @@ function leaveAllOptions(value: unknown): Required<LeaveAllOptions> {
 
 /**
  * The operations installed on `sails.sockets` (callback or promise) and on `sails.hooks.rooms`:
- * each parses its arguments once, then hands over to the room manager.
+ * each parses its arguments once, then hands over to the room manager. `sails.sockets` warns of
+ * a usage error at once, as stock Sails does; the promise API leaves it to the caller.
  */
-export function createRoomsApi(manager: RoomManager, log: Logger) {
+export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErrors }: { warnUsageErrors: boolean }) {
   /** Runs `operation` unless the callback argument itself is unusable. */
   function call(fnName: string, cbArg: unknown, operation: () => ReturnType<RoomManager['leave']>) {
     let cb: MaybeCallback;
     try {
       cb = callbackArg(cbArg, fnName);
     } catch (err) {
-      return deliver(() => { throw err; }, undefined, fnName, log);
+      return deliver(() => { throw err; }, undefined, fnName, log, warnUsageErrors);
     }
-    return deliver(operation, cb, fnName, log);
+    return deliver(operation, cb, fnName, log, warnUsageErrors);
   }
 
   return {

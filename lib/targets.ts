@@ -34,7 +34,13 @@ export function parseSocket(value: unknown, fnName: string): SocketRef {
   if (isSocket(value)) return value;
   if (typeof value === 'object' && value !== null) {
     const candidate = value as { isSocket?: unknown; socket?: unknown };
-    if (candidate.isSocket === true && isSocket(candidate.socket)) return candidate.socket;
+    if (candidate.isSocket === true) {
+      if (isSocket(candidate.socket)) return candidate.socket;
+      throw new RoomsError(
+        'E_INVALID_SOCKET',
+        `sails.sockets.${fnName}() got a request with isSocket === true but no socket.io Socket in req.socket: pass the socket request req as Sails gives it to the action.`,
+      );
+    }
     if (looksLikeHttpRequest(value)) {
       throw new RoomsError(
         'E_INVALID_SOCKET',

@@ -3,7 +3,7 @@ import { connectRaw, connectSailsIo, type TestClient } from './support/clients';
 import { startCluster, stopCluster, type TestServer } from './support/cluster';
 import { nextEvent, record, waitFor } from './support/events';
 import { watchRequests } from './support/hook-channels';
-import { startRedis, type TestRedis } from './support/redis';
+import { startRedis, startRedisCluster } from './support/redis';
 
 /** Runs that each ordering guarantee is checked per test run. */
 const ORDERING_RUNS = 200;
@@ -29,11 +29,37 @@ async function assertNoFunBefore(from: TestServer, client: TestClient, socketId:
   assert.deepEqual(since.received, [], 'a broadcast reached a socket after its leave was confirmed');
 }
 
-for (const adapter of ['redis', 'redis-sharded'] as const) {
-  describe(`three Sails servers on Redis (adapter '${adapter}')`, function () {
+interface Backend {
+  name: string;
+  adapter: 'redis' | 'redis-sharded';
+  channels: 'pubsub' | 'sharded' | 'cluster';
+  start(): Promise<{ url: string; env: Record<string, string>; stop(): Promise<void> }>;
+}
+
+const standalone = async () => {
+  const redis = await startRedis();
+  return { url: redis.url, env: {}, stop: redis.stop };
+};
+
+const BACKENDS: Backend[] = [
+  { name: "adapter 'redis'", adapter: 'redis', channels: 'pubsub', start: standalone },
+  { name: "adapter 'redis-sharded'", adapter: 'redis-sharded', channels: 'sharded', start: standalone },
+  {
+    name: "adapter 'redis-sharded' on a Redis Cluster of three nodes",
+    adapter: 'redis-sharded',
+    channels: 'cluster',
+    async start() {
+      const cluster = await startRedisCluster(3);
+      return { url: cluster.url, env: { REDIS_CLUSTER_URL: cluster.url }, stop: cluster.stop };
+    },
+  },
+];
+
+for (const { name, adapter, channels, start } of BACKENDS) {
+  describe(`three Sails servers on Redis, ${name}`, function () {
     this.timeout(120_000);
 
-    let redis: TestRedis;
+    let redis: Awaited<ReturnType<Backend['start']>>;
     let servers: TestServer[];
     let a: TestServer;
     let b: TestServer;
@@ -44,8 +70,8 @@ for (const adapter of ['redis', 'redis-sharded'] as const) {
     let idOnC: string;
 
     before(async () => {
-      redis = await startRedis();
-      servers = await startCluster(3, redis.url, adapter);
+      redis = await start();
+      servers = await startCluster(3, redis.url, adapter, redis.env);
       [a, b, c] = servers as [TestServer, TestServer, TestServer];
       onB = await connectSailsIo(b.url);
       onC = await connectRaw(c.url);
@@ -64,11 +90,14 @@ for (const adapter of ['redis', 'redis-sharded'] as const) {
       it(`never delivers a broadcast sent from the callback (${ORDERING_RUNS} runs, sails.io.js and socket.io-client 4)`, async () => {
         for (let run = 0; run < ORDERING_RUNS; run += 1) {
           const [client, socketId] = run % 2 === 0 ? [onB, idOnB] : [onC, idOnC];
-          const joined = await a.post('/rooms/add-socket', { socketId, roomName: 'fun' });
+          // A room per run: on a Redis Cluster, a broadcast and a later change travel through
+          // different shards, so an earlier run's broadcast may still be on its way.
+          const roomName = `fun-${run}`;
+          const joined = await a.post('/rooms/add-socket', { socketId, roomName });
           assert.equal(joined.body.matched, 1);
 
           const fun = record<FunMessage>(client, 'fun');
-          const left = await a.post('/rooms/remove-socket', { socketId, roomName: 'fun', announce: `run ${run}` });
+          const left = await a.post('/rooms/remove-socket', { socketId, roomName, announce: `leave run ${run}` });
           assert.equal(left.status, 200);
           assertConfirmedByHolder(left.body);
           await assertNoFunBefore(a, client, socketId, fun);
@@ -96,11 +125,13 @@ for (const adapter of ['redis', 'redis-sharded'] as const) {
       it(`always delivers a broadcast sent from the callback (${ORDERING_RUNS} runs)`, async () => {
         for (let run = 0; run < ORDERING_RUNS; run += 1) {
           const [client, socketId] = run % 2 === 0 ? [onB, idOnB] : [onC, idOnC];
+          const roomName = `welcome-${run}`;
           const received = nextEvent<FunMessage>(client, 'fun', 5000);
-          const joined = await a.post('/rooms/add-socket', { socketId, roomName: 'welcome', announce: `run ${run}` });
+          const joined = await a.post('/rooms/add-socket', { socketId, roomName, announce: `join run ${run}` });
           assertConfirmedByHolder(joined.body);
-          assert.equal((await received).data, `run ${run}`);
-          await a.post('/rooms/remove-socket', { socketId, roomName: 'welcome' });
+          const message = await received;
+          assert.equal(message.data, `join run ${run}`, `unexpected message ${JSON.stringify(message)}`);
+          await a.post('/rooms/remove-socket', { socketId, roomName });
         }
       });
     });
@@ -140,7 +171,7 @@ for (const adapter of ['redis', 'redis-sharded'] as const) {
       });
 
       it('adds every member of a room to other rooms, confirmed by every server, with one cluster message', async () => {
-        const watch = await watchRequests(redis.url, adapter === 'redis-sharded');
+        const watch = await watchRequests(redis.url, channels);
         try {
           const added = await a.post('/rooms/room-to-rooms', { operation: 'add', sourceRoom: 'source', destRooms: ['dest1', 'dest2'] });
           assert.deepEqual(added.body, { matched: 12, servers: 3, notFound: [] });

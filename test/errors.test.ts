@@ -324,7 +324,7 @@ describe('usage errors of the room operations', () => {
       { title: 'membersOf({})', code: 'E_INVALID_ROOM', call: () => app.hooks.rooms.membersOf({} as any) },
     ];
     for (const { title, code, call } of cases) {
-      it(`${title} rejects with ${code}, changing nothing`, async () => {
+      it(`${title} rejects with ${code}, changing nothing and logging nothing (the caller has the promise)`, async () => {
         const before = roomsSnapshot();
         const warnings = captureLog(app, 'warn');
         let returned: unknown;
@@ -334,6 +334,7 @@ describe('usage errors of the room operations', () => {
           warnings.restore();
         }
         assert.ok(returned instanceof Promise, 'the hook API returns a promise');
+        assert.deepEqual(warnings.messages, []);
         await assert.rejects(returned as Promise<unknown>, (err: unknown) => {
           assert.ok(err instanceof Error);
           assert.equal((err as Error & { code?: string }).code, code);

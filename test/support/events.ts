@@ -29,11 +29,13 @@ export function record<T = unknown>(source: EventSource, event: string): { recei
   return { received, stop: () => source.off(event, listener) };
 }
 
+const POLL_INTERVAL_MS = 10;
+
 /** Polls `condition` until it holds, or rejects after `timeoutMs`. */
 export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
   }
 }

@@ -1,5 +1,5 @@
 /** Watches the hook's own Redis request channel, to count the cluster messages an operation sends. */
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 
 export interface ChannelWatch {
   /** The requests seen so far, in order. */
@@ -7,8 +7,9 @@ export interface ChannelWatch {
   close(): Promise<void>;
 }
 
-export async function watchRequests(redisUrl: string, sharded: boolean, key = 'socket.io'): Promise<ChannelWatch> {
-  const client = createClient({ url: redisUrl });
+export async function watchRequests(redisUrl: string, mode: 'pubsub' | 'sharded' | 'cluster', key = 'socket.io'): Promise<ChannelWatch> {
+  const client = mode === 'cluster' ? createCluster({ rootNodes: [{ url: redisUrl }] }) : createClient({ url: redisUrl });
+  const sharded = mode !== 'pubsub';
   client.on('error', () => {});
   await client.connect();
   const requests: ChannelWatch['requests'] = [];

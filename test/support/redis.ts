@@ -1,7 +1,10 @@
 /** A redis-server of the test's own, on a free port, that tests may stop and restart. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createClient } from 'redis';
 import { freePort } from './fixture';
-import { startChild, type Child } from './processes';
+import { run, startChild, type Child } from './processes';
 
 export interface TestRedis {
   port: number;
@@ -55,4 +58,46 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
     },
     resetStats: async () => { await command('CONFIG', 'RESETSTAT'); },
   };
+}
+
+const CLUSTER_POLL_MS = 50;
+
+export interface TestRedisCluster {
+  /** URL of one node: cluster clients discover the others from it. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A Redis Cluster of `masters` nodes (no replicas) on free ports, in a temporary folder. */
+export async function startRedisCluster(masters = 3): Promise<TestRedisCluster> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'sails-hook-rooms-cluster-'));
+  const nodes: Array<{ port: number; child: Child }> = [];
+  const stop = async () => {
+    await Promise.all(nodes.map(({ child }) => child.stop()));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < masters; i += 1) {
+      const port = await freePort();
+      const child = startChild('redis-server', [
+        '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+        '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--dir', dir,
+      ]);
+      nodes.push({ port, child });
+      await child.waitForOutput(/Ready to accept connections/, 10_000);
+    }
+    await run('redis-cli', ['--cluster', 'create', ...nodes.map(({ port }) => `127.0.0.1:${port}`), '--cluster-yes']);
+    // Every node must agree the cluster is up before clients connect.
+    for (const { port } of nodes) {
+      const deadline = Date.now() + 10_000;
+      while (!(await run('redis-cli', ['-p', String(port), 'cluster', 'info'])).includes('cluster_state:ok')) {
+        if (Date.now() > deadline) throw new Error(`Redis Cluster node ${port} never reported cluster_state:ok`);
+        await new Promise((resolve) => setTimeout(resolve, CLUSTER_POLL_MS));
+      }
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: `redis://127.0.0.1:${nodes[0]!.port}`, stop };
 }
