@@ -12,7 +12,8 @@ function withPeers(here: RoomsResult, peers: PeerAnswer, askedIds: readonly stri
   return {
     matched: here.matched + peers.matched,
     servers: here.servers + peers.servers,
-    notFound: askedIds.filter((id) => !found.has(id)),
+    // Unconfirmed, nobody said what they hold: claim nothing.
+    notFound: peers.confirmed ? askedIds.filter((id) => !found.has(id)) : [],
   };
 }
 

@@ -1,6 +1,6 @@
 import type { ClusterTransport, PeerAnswer } from './transport';
 
-const NO_PEERS: PeerAnswer = { servers: 0, matched: 0, foundIds: [] };
+const NO_PEERS: PeerAnswer = { servers: 0, matched: 0, foundIds: [], confirmed: true };
 
 /** One server, socket.io's in-memory adapter: nothing crosses a process boundary. */
 export function createMemoryTransport(): ClusterTransport {

@@ -307,6 +307,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     servers: replies.length,
     matched: replies.reduce((total, r) => total + r.matched, 0),
     foundIds: replies.flatMap((r) => r.foundIds),
+    confirmed: config.confirm === 'cluster',
   });
 
   return {

@@ -8,6 +8,8 @@ export interface PeerAnswer {
   matched: number;
   /** For join/leave by ID: the IDs they hold. */
   foundIds: string[];
+  /** `false` with `confirm: 'local'`: the change was sent, nobody was asked to answer. */
+  confirmed: boolean;
 }
 
 /** How a change reaches the other servers. One implementation per `sails.config.rooms.adapter`. */
