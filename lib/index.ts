@@ -74,20 +74,29 @@ function roomsHook(sails: SailsApp) {
     },
 
     async initialize(this: HookContext): Promise<void> {
+      // Registered first: Sails may be lowered (e.g. another hook failed) while Redis connects.
+      let teardown: (() => void) | undefined;
+      let lowered = false;
+      sails.on('lower', () => {
+        lowered = true;
+        teardown?.();
+      });
       await new Promise<void>((resolve) => sails.after('hook:sockets:loaded', resolve));
 
       const transport: ClusterTransport = await createTransport(config!, sails.io, sails.log);
+      const closeTransport = () => {
+        transport.close().catch((err: unknown) => sails.log.warn('sails-hook-rooms: closing the cluster transport failed:', err));
+      };
+      if (lowered) return closeTransport();
+
       const manager = new RoomManager(sails.io.of('/'), transport);
       api = createRoomsApi(manager, sails.log, { warnUsageErrors: false });
       const restoreSockets = installOnSockets(sails.sockets, createRoomsApi(manager, sails.log, { warnUsageErrors: true }));
-
-      const teardown = () => {
-        sails.removeListener('lower', teardown);
+      teardown = () => {
         api = undefined;
         restoreSockets();
-        transport.close().catch((err: unknown) => sails.log.warn('sails-hook-rooms: closing the cluster transport failed:', err));
+        closeTransport();
       };
-      sails.on('lower', teardown);
     },
 
     leave: delegate('leave'),
