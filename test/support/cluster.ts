@@ -13,8 +13,9 @@ export interface TestServer {
   post<T = any>(route: string, body: Record<string, unknown>): Promise<{ status: number; body: T }>;
 }
 
+/** `extraEnv.PORT` picks the port (e.g. chosen beforehand to list the servers in CLUSTER_URLS); otherwise a free one. */
 export async function startServer(name: string, redisUrl: string, adapter = 'redis', extraEnv: Record<string, string> = {}): Promise<TestServer> {
-  const port = await freePort();
+  const port = extraEnv.PORT ? Number(extraEnv.PORT) : await freePort();
   const child = startChild(process.execPath, [APP], {
     env: {
       ...process.env,
