@@ -13,38 +13,49 @@ export interface TestServer {
   post<T = any>(route: string, body: Record<string, unknown>): Promise<{ status: number; body: T }>;
 }
 
-/** `extraEnv.PORT` picks the port (e.g. chosen beforehand to list the servers in CLUSTER_URLS); otherwise a free one. */
-export async function startServer(name: string, redisUrl: string, adapter = 'redis', extraEnv: Record<string, string> = {}): Promise<TestServer> {
-  const port = extraEnv.PORT ? Number(extraEnv.PORT) : await freePort();
+/** POSTs JSON to `baseUrl + route`; resolves with the status and the (JSON or text) body. */
+export async function postJson<T = any>(baseUrl: string, route: string, body: Record<string, unknown>): Promise<{ status: number; body: T }> {
+  const response = await fetch(baseUrl + route, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const isJson = response.headers.get('content-type')?.includes('json');
+  return { status: response.status, body: isJson ? await response.json() : await response.text() };
+}
+
+/** Starts the fixture app's main (fixtures/app/app.js) with `env` over the test's own. */
+async function launch(name: string, env: Record<string, string>): Promise<TestServer> {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = startChild(process.execPath, [APP], {
     env: {
       ...process.env,
-      PORT: String(port),
       SERVER_NAME: name,
-      ROOMS_ADAPTER: adapter,
-      REDIS_URL: redisUrl,
       LOG_LEVEL: 'warn',
       // An unhandled rejection must end the server, so that a test sees it.
       NODE_OPTIONS: '--unhandled-rejections=strict',
-      ...extraEnv,
+      ...env,
+      PORT: String(port),
     },
   });
-  await child.waitForOutput(/listening on (http:\/\/\S+)/, 30_000);
+  try {
+    await child.waitForOutput(/listening on (http:\/\/\S+)/, 30_000);
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
   const url = `http://127.0.0.1:${port}`;
-  return {
-    name,
-    url,
-    child,
-    async post(route, body) {
-      const response = await fetch(url + route, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const isJson = response.headers.get('content-type')?.includes('json');
-      return { status: response.status, body: isJson ? await response.json() : await response.text() };
-    },
-  };
+  return { name, url, child, post: (route, body) => postJson(url, route, body) };
+}
+
+/** `extraEnv.PORT` picks the port (e.g. chosen beforehand to list the servers in CLUSTER_URLS); otherwise a free one. */
+export function startServer(name: string, redisUrl: string, adapter = 'redis', extraEnv: Record<string, string> = {}): Promise<TestServer> {
+  return launch(name, { ROOMS_ADAPTER: adapter, REDIS_URL: redisUrl, ...extraEnv });
+}
+
+/** Starts a server with `rooms` as its whole sails.config.rooms (e.g. with a `key`). */
+export function startServerWithRooms(name: string, rooms: Record<string, unknown>): Promise<TestServer> {
+  return launch(name, { ROOMS_CONFIG: JSON.stringify(rooms) });
 }
 
 export async function startCluster(count: number, redisUrl: string, adapter = 'redis', extraEnv: Record<string, string> = {}): Promise<TestServer[]> {
