@@ -235,7 +235,13 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     await subscribe(sub, replyChannel(uid), onReplyChannel, sharded),
   ];
 
-  const sayHello = () => { if (isReady(pub)) void send(requestChannel, { t: 'hello', from: uid }).catch(() => {}); };
+  const sayHello = () => {
+    // Subscribed again after an outage: the servers known before were not silent, this server was
+    // deaf. They get a full expiry period to be heard again before they are taken for gone.
+    const now = Date.now();
+    for (const peer of peers.keys()) peers.set(peer, now);
+    if (isReady(pub)) void send(requestChannel, { t: 'hello', from: uid }).catch(() => {});
+  };
 
   /** Says hello and waits (briefly) for the servers already up to answer, so the first operations await them. */
   async function discoverPeers() {
