@@ -1,0 +1,98 @@
+/**
+ * `npm run soak`: the full soak (README, "Reliability"). Prints the figures, writes them to
+ * soak/results/latest.json, and exits non-zero unless nothing was lost and nothing was inconsistent.
+ *
+ *   npm run soak -- --sockets 2000 --duration 120 --warmup 10 --groups 48 --seed 1 [--no-faults] [--out FILE]
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { runSoak, type SoakOptions, type SoakReport } from './engine';
+
+export const FULL_SOAK: Omit<SoakOptions, 'log'> = {
+  sockets: 2000,
+  durationMs: 120_000,
+  warmupMs: 10_000,
+  groups: 48,
+  roomsPerGroup: 8,
+  timeoutMs: 2500,
+  faults: { redisOutageAtMs: 30_000, redisOutageMs: 5_000, killServerAtMs: 75_000 },
+  seed: 1,
+};
+
+function parseArgs(argv: string[]): { options: Omit<SoakOptions, 'log'>; out: string } {
+  const options = { ...FULL_SOAK };
+  let out = path.resolve(__dirname, 'results/latest.json');
+  let faults = true;
+  for (let i = 0; i < argv.length; i += 1) {
+    const value = () => {
+      const next = argv[++i];
+      if (next === undefined) throw new Error(`${argv[i - 1]} needs a value`);
+      return next;
+    };
+    switch (argv[i]) {
+      case '--sockets': options.sockets = Number(value()); break;
+      case '--duration': options.durationMs = Number(value()) * 1000; break;
+      case '--warmup': options.warmupMs = Number(value()) * 1000; break;
+      case '--groups': options.groups = Number(value()); break;
+      case '--seed': options.seed = Number(value()); break;
+      case '--no-faults': faults = false; break;
+      case '--out': out = path.resolve(value()); break;
+      default: throw new Error(`unknown option ${argv[i]}`);
+    }
+  }
+  // Faults at the same fractions of the run as in the default 120 s run.
+  options.faults = faults ? {
+    redisOutageAtMs: Math.round(options.durationMs * 0.25),
+    redisOutageMs: 5_000,
+    killServerAtMs: Math.round(options.durationMs * 0.625),
+  } : false;
+  return { options, out };
+}
+
+export function describeReport(report: SoakReport): string[] {
+  const lines = [
+    `operations: ${report.operations.total} (${report.operations.confirmed} confirmed, failed with a code: ${JSON.stringify(report.operations.failedWithCode)}, issuer killed: ${report.operations.issuerKilled}, lost: ${report.operations.lost}); ${report.operations.broadcasts} broadcasts`,
+    `throughput: ${report.throughput.opsPerSecond} ops/s overall; per second outside faults: median ${report.throughput.medianPerSecond}, min ${report.throughput.minPerSecond}; min during faults ${report.throughput.minPerSecondDuringFaults}`,
+    `confirmed latency: p50 ${report.latencyMs.confirmedP50} ms, p99 ${report.latencyMs.confirmedP99} ms (by ID p50/p99 ${report.latencyMs.byIdRemoteP50}/${report.latencyMs.byIdRemoteP99}, room-to-rooms ${report.latencyMs.roomToRoomsP50}/${report.latencyMs.roomToRoomsP99}); slowest answer ${report.latencyMs.maxAnswered} ms (allowed ${report.latencyMs.maxAllowed})`,
+  ];
+  if (report.faults) {
+    const { redisOutage: o, serverKill: k } = report.faults;
+    lines.push(`Redis down ${o.downMs} ms: failures ${JSON.stringify(o.failuresByCode)} (${JSON.stringify(o.failuresWhileReconnectingByCode)} of them issued once Redis was back), ${o.confirmedDuringOutage} changes confirmed meanwhile; cluster operations back ${o.recoveryMs} ms after restart (${JSON.stringify(o.recoveryMsByServer)})`);
+    lines.push(`${k.server} SIGKILLed (${k.socketsLost} sockets): failures ${JSON.stringify(k.failuresByCode)}, ${k.confirmedWhileForgetting} changes confirmed meanwhile; whole-cluster operations back after ${k.recoveryMs} ms`);
+  }
+  const c = report.consistency;
+  lines.push(`consistency: ${c.final.pairsChecked} (socket, room) pairs checked, ${c.final.mismatches} mismatched; ${c.final.uncertainPairs} depended on failed operations (${c.final.unknownsResolved.applied} applied, ${c.final.unknownsResolved.notApplied} not); queries ${c.onlineQueryMismatches}+${c.finalQueryMismatches} wrong; results ${c.resultCountMismatches} wrong; probes confirmed without every server ${c.probeMismatches}`);
+  const { leaves, joins } = c.orderingSamples;
+  lines.push(`ordering: ${leaves.verified} confirmed leaves announced from their callback, ${leaves.broken} announcements reached the socket that left (${leaves.brokenDuringFaults} during faults, ${leaves.unverifiable} unverifiable); ${joins.verified} confirmed joins announced, ${joins.broken} missed the socket that joined (${joins.brokenDuringFaults} during faults, ${joins.unverifiable} unverifiable)`);
+  for (const s of report.resources.servers) {
+    lines.push(s.killed
+      ? `${s.server}: killed (heap at start ${s.heapStartMB} MB)`
+      : `${s.server}: heap ${s.heapStartMB} → ${s.heapEndMB} MB (${s.heapChangePct}%), pending requests peak ${s.pendingPeak}, at end ${s.pendingEnd}`);
+  }
+  const r = report.resources.redis;
+  lines.push(`Redis: ${r.subscribersStart} → ${r.subscribersEnd} subscribed connections with [${r.subscriptionsPerServerStart}] → [${r.subscriptionsPerServerEnd}] subscriptions each (peak ${r.subscriptionsPerServerPeak}); connections per server ${r.connectionsPerServerStart} → ${r.connectionsPerServerEnd}`);
+  lines.push(`health: crashed ${JSON.stringify(report.health.serversCrashed)}, unhandled ${report.health.unhandledInServers.length} (servers) + ${report.health.driverUnhandledRejections} (driver)`);
+  for (const failure of report.failures) lines.push(`FAILED: ${failure}`);
+  lines.push(report.summary);
+  return lines;
+}
+
+async function main() {
+  const { options, out } = parseArgs(process.argv.slice(2));
+  const report = await runSoak({ ...options, log: (line) => console.log(line) });
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  const lines = describeReport(report);
+  for (const line of lines.slice(0, -1)) console.log(line);
+  console.log(`(figures written to ${path.relative(process.cwd(), out)})`);
+  // The last line: the verdict.
+  console.log(lines[lines.length - 1]);
+  if (!report.ok) process.exitCode = 1;
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
