@@ -48,6 +48,82 @@ function watch(
   return watched;
 }
 
+/** An error waiting for its callback (a result waits as it is). */
+class Failure {
+  constructor(readonly err: RoomsError) {}
+}
+
+/** Callbacks due, with their outcomes: one process.nextTick calls a whole batch of them. */
+let dueCallbacks: RoomsCallback[] = [];
+let dueOutcomes: Array<RoomsResult | Failure> = [];
+
+function callDue(): void {
+  const callbacks = dueCallbacks;
+  const outcomes = dueOutcomes;
+  dueCallbacks = [];
+  dueOutcomes = [];
+  let next = 0;
+  try {
+    while (next < callbacks.length) {
+      const outcome = outcomes[next]!;
+      const cb = callbacks[next++]!;
+      if (outcome instanceof Failure) cb(outcome.err);
+      else cb(null, outcome);
+    }
+  } finally {
+    // A callback threw: that surfaces as from process.nextTick, and the rest still run, next tick.
+    if (next < callbacks.length) {
+      if (dueCallbacks.length === 0) process.nextTick(callDue);
+      dueCallbacks = callbacks.slice(next).concat(dueCallbacks);
+      dueOutcomes = outcomes.slice(next).concat(dueOutcomes);
+    }
+  }
+}
+
+/** Calls `cb` soon, never synchronously, out of any promise chain (an exception in it is the caller's). */
+function callSoon(cb: RoomsCallback, outcome: RoomsResult | Failure): void {
+  if (dueCallbacks.length === 0) process.nextTick(callDue);
+  dueCallbacks.push(cb);
+  dueOutcomes.push(outcome);
+}
+
+/** Hands an operation's outcome over: to `cb` (asynchronously, exactly once) or as a promise. */
+export function settle(
+  outcome: Outcome,
+  cb: RoomsCallback | undefined,
+  fnName: string,
+  log: Logger,
+): Promise<RoomsResult> | undefined {
+  if (!(outcome instanceof Promise)) {
+    // Done on this server alone: it cannot fail any more, so there is nothing to watch.
+    if (!cb) return Promise.resolve(outcome);
+    callSoon(cb, outcome);
+    return undefined;
+  }
+  if (!cb) return watch(outcome, fnName, log, false);
+  outcome.then(
+    (result) => callSoon(cb, result),
+    (err: RoomsError) => callSoon(cb, new Failure(err)),
+  );
+  return undefined;
+}
+
+/** Hands a usage error over (nothing was changed): to `cb`, or as a rejected promise, warned of at once. */
+export function reject(
+  err: RoomsError,
+  cb: RoomsCallback | undefined,
+  fnName: string,
+  log: Logger,
+  warnUsageErrors = true,
+): Promise<RoomsResult> | undefined {
+  if (cb) {
+    callSoon(cb, new Failure(err));
+    return undefined;
+  }
+  if (warnUsageErrors) log.warn(`sails.sockets.${fnName}():`, err.message);
+  return watch(Promise.reject(err), fnName, log, warnUsageErrors);
+}
+
 /**
  * Runs an operation and hands its result over the way the caller asked: to `cb` (always
  * asynchronously, exactly once) or as a promise. Never throws.
@@ -63,25 +139,7 @@ export function deliver(
   try {
     outcome = run();
   } catch (err) {
-    // A usage error: nothing was changed.
-    if (cb) {
-      process.nextTick(cb, err as RoomsError);
-      return undefined;
-    }
-    if (warnUsageErrors) log.warn(`sails.sockets.${fnName}():`, (err as Error).message);
-    return watch(Promise.reject(err), fnName, log, warnUsageErrors);
+    return reject(err as RoomsError, cb, fnName, log, warnUsageErrors);
   }
-
-  if (!cb) return watch(outcome instanceof Promise ? outcome : Promise.resolve(outcome), fnName, log, false);
-
-  if (outcome instanceof Promise) {
-    // nextTick keeps an exception thrown by cb out of the promise chain, as in any Node callback API.
-    outcome.then(
-      (result) => process.nextTick(cb, null, result),
-      (err: RoomsError) => process.nextTick(cb, err),
-    );
-  } else {
-    process.nextTick(cb, null, outcome);
-  }
-  return undefined;
+  return settle(outcome, cb, fnName, log);
 }

@@ -64,25 +64,26 @@ export class RoomManager {
   /** The socket a reference names, if it is connected to this server. */
   private localSocket(ref: SocketRef): Socket | undefined {
     if (typeof ref === 'string') return this.nsp.sockets.get(ref);
-    return this.nsp.sockets.get(ref.id) === ref ? ref : undefined;
+    // What being in nsp.sockets means, read from the socket itself: no look-up on the hot path.
+    return ref.connected && ref.nsp === this.nsp ? ref : undefined;
   }
 
   private changeSockets(type: 'join' | 'leave', refs: readonly SocketRef[], rooms: string[]): Outcome {
-    const here: Socket[] = [];
-    const elsewhere: string[] = [];
     // Check every target before changing any, so a bad call changes nothing.
+    for (const ref of refs) assertNotOwnRoom(typeof ref === 'string' ? ref : ref.id, rooms, type);
+    let matched = 0;
+    const elsewhere: string[] = [];
     for (const ref of refs) {
-      const id = typeof ref === 'string' ? ref : ref.id;
-      assertNotOwnRoom(id, rooms, type);
       const socket = this.localSocket(ref);
-      if (socket) here.push(socket);
-      else elsewhere.push(id);
+      if (socket) {
+        matched++;
+        if (type === 'join') joinRooms(socket, rooms);
+        else leaveRooms(socket, rooms);
+      } else {
+        elsewhere.push(typeof ref === 'string' ? ref : ref.id);
+      }
     }
-    for (const socket of here) {
-      if (type === 'join') joinRooms(socket, rooms);
-      else leaveRooms(socket, rooms);
-    }
-    const result: RoomsResult = { matched: here.length, servers: 1, notFound: elsewhere };
+    const result: RoomsResult = { matched, servers: 1, notFound: elsewhere };
     if (elsewhere.length === 0 || !this.transport.clustered) return result;
     return this.transport
       .sendChange({ type, socketIds: elsewhere, rooms })

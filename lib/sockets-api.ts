@@ -1,6 +1,6 @@
-import { deliver, type Logger } from './deliver';
+import { reject, settle, type Logger } from './deliver';
 import { RoomsError, describeValue } from './errors';
-import type { RoomManager } from './room-manager';
+import type { Outcome, RoomManager } from './room-manager';
 import { parseRoom, parseRooms, parseSocket, parseSockets } from './targets';
 import type { LeaveAllOptions, RoomsCallback } from './types';
 
@@ -40,48 +40,64 @@ function leaveAllOptions(value: unknown): Required<LeaveAllOptions> {
  * a usage error at once, as stock Sails does; the promise API leaves it to the caller.
  */
 export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErrors }: { warnUsageErrors: boolean }) {
-  /** Runs `operation` unless the callback argument itself is unusable. */
-  function call(fnName: string, cbArg: unknown, operation: () => ReturnType<RoomManager['leave']>) {
-    let cb: MaybeCallback;
+  /** The operations, on the caller's arguments as they came: parsing throws the usage errors. */
+  const operations = {
+    leave: (socket: unknown, roomName: unknown) => manager.leave(parseSockets(socket, 'leave'), parseRooms(roomName, 'leave')),
+    join: (socket: unknown, roomName: unknown) => manager.join(parseSockets(socket, 'join'), parseRooms(roomName, 'join')),
+    leaveAll: (sourceRoom: unknown, options: unknown) => manager.leaveAll(
+      parseRoom(sourceRoom, 'leaveAll', 'sourceRoom'),
+      leaveAllOptions(options),
+    ),
+    addRoomMembersToRooms: (sourceRoom: unknown, destRooms: unknown) => manager.addRoomMembersToRooms(
+      parseRoom(sourceRoom, 'addRoomMembersToRooms', 'sourceRoom'),
+      parseRooms(destRooms, 'addRoomMembersToRooms', 'destRooms'),
+    ),
+    removeRoomMembersFromRooms: (sourceRoom: unknown, destRooms: unknown) => manager.removeRoomMembersFromRooms(
+      parseRoom(sourceRoom, 'removeRoomMembersFromRooms', 'sourceRoom'),
+      parseRooms(destRooms, 'removeRoomMembersFromRooms', 'destRooms'),
+    ),
+  };
+
+  /** Runs an operation and hands its outcome over; nothing allocated per call: leave and join run per request. */
+  function call(
+    fnName: string,
+    operation: (first: unknown, second: unknown) => Outcome,
+    first: unknown,
+    second: unknown,
+    cbArg: unknown,
+  ) {
+    let cb: MaybeCallback = undefined;
+    let outcome: Outcome;
     try {
       cb = callbackArg(cbArg, fnName);
+      outcome = operation(first, second);
     } catch (err) {
-      return deliver(() => { throw err; }, undefined, fnName, log, warnUsageErrors);
+      // An unusable callback gets nothing: the error goes to the promise.
+      return reject(err as RoomsError, cb, fnName, log, warnUsageErrors);
     }
-    return deliver(operation, cb, fnName, log, warnUsageErrors);
+    return settle(outcome, cb, fnName, log);
   }
 
   return {
     leave(socket: unknown, roomName: unknown, cb?: unknown) {
-      return call('leave', cb, () => manager.leave(parseSockets(socket, 'leave'), parseRooms(roomName, 'leave')));
+      return call('leave', operations.leave, socket, roomName, cb);
     },
 
     join(socket: unknown, roomName: unknown, cb?: unknown) {
-      return call('join', cb, () => manager.join(parseSockets(socket, 'join'), parseRooms(roomName, 'join')));
+      return call('join', operations.join, socket, roomName, cb);
     },
 
     leaveAll(sourceRoom: unknown, options?: unknown, cb?: unknown) {
       if (typeof options === 'function') [options, cb] = [undefined, options];
-      return call('leaveAll', cb, () => manager.leaveAll(
-        parseRoom(sourceRoom, 'leaveAll', 'sourceRoom'),
-        leaveAllOptions(options),
-      ));
+      return call('leaveAll', operations.leaveAll, sourceRoom, options, cb);
     },
 
     addRoomMembersToRooms(sourceRoom: unknown, destRooms: unknown, cb?: unknown) {
-      const fnName = 'addRoomMembersToRooms';
-      return call(fnName, cb, () => manager.addRoomMembersToRooms(
-        parseRoom(sourceRoom, fnName, 'sourceRoom'),
-        parseRooms(destRooms, fnName, 'destRooms'),
-      ));
+      return call('addRoomMembersToRooms', operations.addRoomMembersToRooms, sourceRoom, destRooms, cb);
     },
 
     removeRoomMembersFromRooms(sourceRoom: unknown, destRooms: unknown, cb?: unknown) {
-      const fnName = 'removeRoomMembersFromRooms';
-      return call(fnName, cb, () => manager.removeRoomMembersFromRooms(
-        parseRoom(sourceRoom, fnName, 'sourceRoom'),
-        parseRooms(destRooms, fnName, 'destRooms'),
-      ));
+      return call('removeRoomMembersFromRooms', operations.removeRoomMembersFromRooms, sourceRoom, destRooms, cb);
     },
 
     roomsOf(socket: unknown): Promise<string[] | null> {
