@@ -66,6 +66,7 @@ interface OrderingSample {
   op: number;
   socket: FleetSocket;
   start: number;
+  /** When the check ended: the announcement travelled until then. */
   end: number;
   /** Join: the announcement arrived. Leave: it did not, and the flush after it did. Null: could not tell (a fault). */
   kept: boolean | null;
@@ -304,14 +305,17 @@ async function drive(
    * A join's announcement must arrive. A leave's must not: once a message the same server sent
    * later to the socket's own ID room (a flush) has arrived, it never will.
    */
-  async function checkOrdering(type: 'join' | 'leave', op: number, socket: FleetSocket, server: SoakServer, start: number, end: number): Promise<OrderingSample> {
+  async function checkOrdering(type: 'join' | 'leave', op: number, socket: FleetSocket, server: SoakServer, start: number): Promise<OrderingSample> {
     const within = (condition: () => boolean) => waitFor(condition, 'a sample', SAMPLE_WAIT_MS).then(() => true, () => false);
     // A socket whose server was killed meanwhile tells nothing.
     const told = (kept: boolean | null) => (socket.connected && servers[socket.server]!.alive ? kept : null);
-    if (type === 'join') return { type, op, socket, start, end, kept: told(await within(() => socket.announcements.has(op))) };
+    if (type === 'join') {
+      const arrived = await within(() => socket.announcements.has(op));
+      return { type, op, socket, start, end: performance.now(), kept: told(arrived) };
+    }
     const sent = await server.call('POST', '/rooms/broadcast', { roomName: socket.id, eventName: 'soak:flush', data: { flush: op } }, deadlineMs);
     const flushed = sent.status === 200 && await within(() => socket.flushes.has(op));
-    return { type, op, socket, start, end, kept: told(flushed ? !socket.announcements.has(op) : null) };
+    return { type, op, socket, start, end: performance.now(), kept: told(flushed ? !socket.announcements.has(op) : null) };
   }
 
   async function byId(group: Group, type: 'join' | 'leave', server: SoakServer) {
@@ -341,7 +345,7 @@ async function drive(
         resultCountMismatches += 1;
         anomaly({ kind: 'result count', n, type, ids, rooms, body: answer.body });
       }
-      if (sampled && phase === 'main') samples.push(await checkOrdering(type, n, targets[0]!, server, start, end));
+      if (sampled && phase === 'main') samples.push(await checkOrdering(type, n, targets[0]!, server, start));
     }
     return result;
   }
