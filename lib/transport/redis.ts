@@ -5,6 +5,7 @@ import { maskUrl, type ResolvedRoomsConfig } from '../config';
 import type { Logger } from '../deliver';
 import { RoomsError } from '../errors';
 import { applyLocally, type MembershipChange } from '../membership';
+import { createOutbox, unpack } from './outbox';
 import {
   closeClient, createClientsFromUrl, isReady, publish, removeListenerSafely, subscribe, withHandledPromises,
   type AnyRedisClient,
@@ -25,12 +26,19 @@ interface Reply {
   members?: string[];
 }
 
-/** The messages that cross Redis on the hook's own channels. */
-type WireMessage =
-  | { t: 'request'; id: number; from: string; reply: boolean; request: ClusterRequest }
-  | { t: 'reply'; id: number; from: string; reply: Reply }
+/** What a message says (the sender is added when it is sent). */
+type Content =
+  | { t: 'request'; id: number; reply: boolean; request: ClusterRequest }
+  | { t: 'reply'; id: number; reply: Reply }
   /** `hello`: (re)subscribed; `up`: saw its own hello, so requests reach it now; `beat`: still here; `bye`: lowering. */
-  | { t: 'hello' | 'up' | 'beat' | 'bye'; from: string };
+  | { t: 'hello' | 'up' | 'beat' | 'bye' };
+
+/**
+ * The messages that cross Redis on the hook's own channels, as JSON. A PUBLISH carries one, or a
+ * JSON array of those one server sent on that channel in the same tick (outbox.ts). `from` comes
+ * first: Redis delivers a server's messages back to it, and it knows them by their first bytes.
+ */
+type WireMessage = { from: string } & Content;
 
 interface PendingRequest {
   message: string;
@@ -155,8 +163,12 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   let nextId = 1;
   let closed = false;
 
-  const send = (channel: string, message: WireMessage | string) =>
-    publish(pub, channel, typeof message === 'string' ? message : JSON.stringify(message), sharded);
+  const encode = (content: Content) => JSON.stringify({ from: uid, ...content });
+  const outbox = createOutbox((channel, payload) => publish(pub, channel, payload, sharded));
+  /** Publishes a message (or one already encoded) with the others sent on `channel` in this tick. */
+  const send = (channel: string, message: Content | string) => outbox(channel, typeof message === 'string' ? message : encode(message));
+  const ownMessage = `{"from":"${uid}"`;
+  const ownBatch = `[${ownMessage}`;
 
   const livePeers = () => {
     const now = Date.now();
@@ -182,7 +194,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
       return;
     }
     peers.set(from, Date.now());
-    if (type === 'hello') void send(requestChannel, { t: 'beat', from: uid }).catch(() => {});
+    if (type === 'hello') void send(requestChannel, { t: 'beat' }).catch(() => {});
     if (type === 'up') {
       // It (re)subscribed: requests it may have missed meanwhile are sent again (changes are idempotent).
       for (const entry of pending.values()) {
@@ -191,36 +203,26 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     }
   };
 
-  const onRequestChannel = (raw: string) => {
-    let message: WireMessage;
-    try {
-      message = JSON.parse(raw) as WireMessage;
-    } catch {
-      return;
-    }
-    if (message.from === uid) {
-      // Our own hello came back: our subscription works, so tell the others to resend.
-      if (message.t === 'hello') void send(requestChannel, { t: 'up', from: uid }).catch(() => {});
-      return;
-    }
+  const onRequest = (message: WireMessage) => {
     if (message.t === 'request') {
       peers.set(message.from, Date.now());
       const reply = answer(nsp, message.request);
-      if (message.reply) {
-        void send(replyChannel(message.from), { t: 'reply', id: message.id, from: uid, reply }).catch(() => {});
-      }
+      if (message.reply) void send(replyChannel(message.from), { t: 'reply', id: message.id, reply }).catch(() => {});
       return;
     }
     if (message.t !== 'reply') onPresence(message.from, message.t);
   };
 
-  const onReplyChannel = (raw: string) => {
-    let message: WireMessage;
-    try {
-      message = JSON.parse(raw) as WireMessage;
-    } catch {
+  const onRequestChannel = (raw: string) => {
+    if (raw.startsWith(ownMessage) || raw.startsWith(ownBatch)) {
+      // Our own hello came back: our subscription works, so tell the others to resend.
+      if (raw.includes('"t":"hello"')) void send(requestChannel, { t: 'up' }).catch(() => {});
       return;
     }
+    for (const message of unpack<WireMessage>(raw)) onRequest(message);
+  };
+
+  const onReply = (message: WireMessage) => {
     if (message.t !== 'reply') return;
     peers.set(message.from, Date.now());
     const entry = pending.get(message.id);
@@ -228,6 +230,10 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     entry.replies.set(message.from, message.reply);
     for (const id of message.reply.foundIds) entry.missingIds?.delete(id);
     checkDone(entry);
+  };
+
+  const onReplyChannel = (raw: string) => {
+    for (const message of unpack<WireMessage>(raw)) onReply(message);
   };
 
   const unsubscribers = [
@@ -240,12 +246,12 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     // deaf. They get a full expiry period to be heard again before they are taken for gone.
     const now = Date.now();
     for (const peer of peers.keys()) peers.set(peer, now);
-    if (isReady(pub)) void send(requestChannel, { t: 'hello', from: uid }).catch(() => {});
+    if (isReady(pub)) void send(requestChannel, { t: 'hello' }).catch(() => {});
   };
 
   /** Says hello and waits (briefly) for the servers already up to answer, so the first operations await them. */
   async function discoverPeers() {
-    const receivers = await send(requestChannel, { t: 'hello', from: uid });
+    const receivers = await send(requestChannel, { t: 'hello' });
     const others = receivers - 1;
     const deadline = Date.now() + Math.min(config.timeout, DISCOVERY_MS);
     // Other subscribers of the channel (e.g. a monitoring tool) never answer: the deadline bounds the wait.
@@ -261,7 +267,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   sub.on('error', onSubLost);
   await discoverPeers();
   const heartbeat = setInterval(() => {
-    if (isReady(pub)) void send(requestChannel, { t: 'beat', from: uid }).catch(() => {});
+    if (isReady(pub)) void send(requestChannel, { t: 'beat' }).catch(() => {});
   }, HEARTBEAT_MS);
   heartbeat.unref();
 
@@ -280,7 +286,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     }
     const reply = config.confirm === 'cluster' || request.kind !== 'change';
     const id = nextId++;
-    const message = JSON.stringify({ t: 'request', id, from: uid, reply, request } satisfies WireMessage);
+    const message = encode({ t: 'request', id, reply, request });
     if (!reply) return send(requestChannel, message).then(() => [], (err) => { throw unavailable(`sails-hook-rooms could not publish to Redis: ${String(err)}`, err); });
 
     return new Promise<Reply[]>((resolve, reject) => {
@@ -337,7 +343,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
       failPending(unavailable('sails-hook-rooms was lowered while waiting for other servers.'));
       removeListenerSafely(sub, 'ready', sayHello);
       removeListenerSafely(sub, 'error', onSubLost);
-      if (isReady(pub)) await send(requestChannel, { t: 'bye', from: uid }).catch(() => {});
+      if (isReady(pub)) await send(requestChannel, { t: 'bye' }).catch(() => {});
       if (ownsClients) {
         // The 'error' listeners stay: a late socket error must not crash the process.
         await Promise.all([closeClient(pub), closeClient(sub)]);

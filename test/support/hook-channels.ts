@@ -14,8 +14,8 @@ export async function watchRequests(redisUrl: string, mode: 'pubsub' | 'sharded'
   await client.connect();
   const requests: ChannelWatch['requests'] = [];
   const onMessage = (raw: string) => {
-    const message = JSON.parse(raw);
-    if (message.t === 'request') requests.push(message);
+    // One PUBLISH carries one message, or an array of those a server sent in the same tick.
+    for (const message of [JSON.parse(raw)].flat()) if (message.t === 'request') requests.push(message);
   };
   const channel = `${key}-rooms#/#`;
   await (sharded ? client.sSubscribe(channel, onMessage) : client.subscribe(channel, onMessage));
