@@ -21,8 +21,8 @@ export interface ServerState {
   pid: number;
   heapUsed: number;
   gcExposed: boolean;
-  pendingRequests: number;
-  pendingPeak: number;
+  /** The Maps the hook's transport created at lift, by the name of their variable, and their sizes now. */
+  maps: Array<{ name: string; site: string; size: number | null }>;
   sockets: number;
   rooms: number;
   resources: Record<string, number>;

@@ -94,7 +94,7 @@ export interface SoakReport {
     medianPerSecond: number | null;
     minPerSecond: number | null;
     minPerSecondDuringFaults: number | null;
-    /** Operations answered in each second of the run; `faultSeconds` marks those from a fault to the recovery. */
+    /** Operations answered in each second of the run; `faultSeconds` marks those from a fault to `timeout` after the recovery. */
     perSecond: number[];
     faultSeconds: number[];
   };
@@ -146,8 +146,11 @@ export interface SoakReport {
       heapStartMB: number;
       heapEndMB: number | null;
       heapChangePct: number | null;
+      /** The transport's map of requests waiting for other servers (null: not found, see server-main.js). */
       pendingPeak: number | null;
       pendingEnd: number | null;
+      /** Every map the transport created at lift: size after the warm-up, largest seen (sampled each second), at the end. */
+      maps: Array<{ name: string; start: number | null; peak: number | null; end: number | null }>;
       timersStart: number;
       timersEnd: number | null;
       killed: boolean;
@@ -545,9 +548,17 @@ async function drive(
   await Promise.all(servers.map((server) => server.call('POST', '/__soak/reset')));
   model.clear();
   const baseline = new Map<string, ServerState>();
-  for (const server of servers) baseline.set(server.name, await server.state('?gc=1&resetPeak=1'));
+  for (const server of servers) baseline.set(server.name, await server.state('?gc=1'));
   const redisStart = await redisFigures(redis);
   let subscriptionsPeak = redisStart.maxPerSubscriber;
+  /** Largest size seen of each transport map, per server: server name → map site → size. */
+  const mapPeaks = new Map<string, Map<string, number>>();
+  const sampleMaps = (server: string, state: ServerState) => {
+    const peaks = mapPeaks.get(server) ?? new Map<string, number>();
+    for (const map of state.maps) peaks.set(map.site, Math.max(peaks.get(map.site) ?? 0, map.size ?? 0));
+    mapPeaks.set(server, peaks);
+  };
+  for (const [name, state] of baseline) sampleMaps(name, state);
   log(`soak: warm-up done (${warmupOps} operations); heap ${servers.map((s) => `${s.name} ${mb(baseline.get(s.name)!.heapUsed)} MB`).join(', ')}`);
 
   // The measured run.
@@ -559,6 +570,10 @@ async function drive(
       await sleep(1000);
       const figures = await redisFigures(redis).catch(() => null);
       if (figures) subscriptionsPeak = Math.max(subscriptionsPeak, figures.maxPerSubscriber);
+      await Promise.all(liveServers().map(async (server) => {
+        const state = await server.state().catch(() => null);
+        if (state) sampleMaps(server.name, state);
+      }));
     }
   })();
   const faults = faultTimeline();
@@ -671,8 +686,10 @@ async function drive(
     if (from === undefined) return;
     for (let s = Math.floor((from - mainStart) / 1000); s <= Math.floor(((to ?? mainEnd) - mainStart) / 1000); s += 1) faultSeconds.add(s);
   };
-  markSeconds(events.redisKilledAt, events.redisRecoveredAt);
-  markSeconds(events.serverKilledAt, events.serverRecoveredAt);
+  // Until the recovery, and the timeout after it: operations issued before may wait that long.
+  const afterRecovery = (at?: number) => (at === undefined ? undefined : at + options.timeoutMs);
+  markSeconds(events.redisKilledAt, afterRecovery(events.redisRecoveredAt));
+  markSeconds(events.serverKilledAt, afterRecovery(events.serverRecoveredAt));
   // The last second is partial.
   const steady = perSecond.filter((_, s) => !faultSeconds.has(s) && s < seconds - 1);
   const during = perSecond.filter((_, s) => faultSeconds.has(s));
@@ -689,13 +706,22 @@ async function drive(
   const serverResources = servers.map((server) => {
     const start = baseline.get(server.name)!;
     const end = endStates.get(server.name);
+    if (end) sampleMaps(server.name, end);
+    const maps = start.maps.map((map) => ({
+      name: map.name,
+      start: map.size,
+      peak: mapPeaks.get(server.name)?.get(map.site) ?? null,
+      end: end?.maps.find((candidate) => candidate.site === map.site)?.size ?? null,
+    }));
+    const pending = maps.find((map) => map.name === 'pending');
     return {
       server: server.name,
       heapStartMB: mb(start.heapUsed),
       heapEndMB: end ? mb(end.heapUsed) : null,
       heapChangePct: end ? round(((end.heapUsed - start.heapUsed) / start.heapUsed) * 100, 1) : null,
-      pendingPeak: end ? end.pendingPeak : null,
-      pendingEnd: end ? end.pendingRequests : null,
+      pendingPeak: pending?.peak ?? null,
+      pendingEnd: pending?.end ?? null,
+      maps,
       timersStart: start.resources.Timeout ?? 0,
       timersEnd: end ? end.resources.Timeout ?? 0 : null,
       killed: !server.alive,
@@ -722,7 +748,8 @@ async function drive(
   for (const r of serverResources) {
     if (r.killed) continue;
     if (r.heapChangePct === null || r.heapChangePct > HEAP_TOLERANCE * 100) failures.push(`${r.server}: heap ${r.heapStartMB} → ${r.heapEndMB} MB`);
-    if (r.pendingEnd !== 0) failures.push(`${r.server}: ${r.pendingEnd} request(s) still pending at the end`);
+    if (r.pendingEnd === null) failures.push(`${r.server}: the transport's pending-request map was not found (soak/server-main.js)`);
+    else if (r.pendingEnd !== 0) failures.push(`${r.server}: ${r.pendingEnd} request(s) still pending at the end`);
   }
   if (redisEnd.subscribers !== live.length || redisEnd.minPerSubscriber !== redisStart.minPerSubscriber
     || redisEnd.maxPerSubscriber !== redisStart.maxPerSubscriber || subscriptionsPeak > redisStart.maxPerSubscriber) {

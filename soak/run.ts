@@ -67,7 +67,7 @@ export function describeReport(report: SoakReport): string[] {
   for (const s of report.resources.servers) {
     lines.push(s.killed
       ? `${s.server}: killed (heap at start ${s.heapStartMB} MB)`
-      : `${s.server}: heap ${s.heapStartMB} → ${s.heapEndMB} MB (${s.heapChangePct}%), pending requests peak ${s.pendingPeak}, at end ${s.pendingEnd}`);
+      : `${s.server}: heap ${s.heapStartMB} → ${s.heapEndMB} MB (${s.heapChangePct}%); transport maps start/peak/end: ${s.maps.map((m) => `${m.name} ${m.start}/${m.peak}/${m.end}`).join(', ')}`);
   }
   const r = report.resources.redis;
   lines.push(`Redis: ${r.subscribersStart} → ${r.subscribersEnd} subscribed connections with [${r.subscriptionsPerServerStart}] → [${r.subscriptionsPerServerEnd}] subscriptions each (peak ${r.subscriptionsPerServerPeak}); connections per server ${r.connectionsPerServerStart} → ${r.connectionsPerServerEnd}`);

@@ -6,28 +6,44 @@
  * Environment: PORT, SERVER_NAME, REDIS_URL, ROOMS_TIMEOUT (ms), LOG_LEVEL. Run with --expose-gc
  * so that heap figures are taken after a full collection.
  */
+const fs = require('fs');
+
 const ROOMS_TIMEOUT = Number(process.env.ROOMS_TIMEOUT || 5000);
 
-// The hook keeps one timer of exactly `timeout` ms per request waiting for other servers, cleared
-// when the request settles: the live timers of that delay are its pending-request map, seen from
-// outside. Pick a timeout nothing else in the process uses (the soak uses 2500 ms).
-const pendingTimers = new Set();
-let pendingPeak = 0;
-const { setTimeout: originalSetTimeout, clearTimeout: originalClearTimeout } = global;
-global.setTimeout = function setTimeout(callback, delay, ...args) {
-  if (delay !== ROOMS_TIMEOUT || typeof callback !== 'function') return originalSetTimeout(callback, delay, ...args);
-  const timer = originalSetTimeout(function onTimeout(...callbackArgs) {
-    pendingTimers.delete(timer);
-    return callback.apply(this, callbackArgs);
-  }, delay, ...args);
-  pendingTimers.add(timer);
-  pendingPeak = Math.max(pendingPeak, pendingTimers.size);
-  return timer;
+// The hook's long-lived maps (its pending requests, its peers, …) are private to its transport.
+// The transport's compiled modules get their own `Map`, which records every map created while
+// the app lifts, with the name of the variable it is assigned to (read from that line of source).
+// Nothing else in the process is touched.
+const transportMaps = [];
+let recording = true;
+class RecordedMap extends Map {
+  constructor(entries) {
+    super(entries);
+    if (!recording) return;
+    const site = /(\/[^()\s]*\.js):(\d+):\d+/.exec(new Error().stack.split('\n')[2] || '');
+    if (site) transportMaps.push({ map: new WeakRef(this), site: `${site[1].split('/').slice(-2).join('/')}:${site[2]}`, file: site[1], line: Number(site[2]) });
+  }
+}
+global.__soakRecordedMap = RecordedMap;
+const Module = require('module');
+const originalCompile = Module.prototype._compile;
+Module.prototype._compile = function compile(content, filename) {
+  if (/[\\/]dist[\\/]transport[\\/][^\\/]+\.js$/.test(filename) && !filename.includes('node_modules')) {
+    // On the first line, after "use strict": line numbers stay those of the file.
+    content = content.replace(/^("use strict";)?/, (directive) => `${directive}const Map = global.__soakRecordedMap;`);
+  }
+  return originalCompile.call(this, content, filename);
 };
-global.clearTimeout = function clearTimeout(timer) {
-  pendingTimers.delete(timer);
-  return originalClearTimeout(timer);
-};
+
+/** The variable a recorded Map is assigned to, from its line of source ("const pending = new Map()"). */
+function nameOf({ file, line, site }) {
+  try {
+    const source = fs.readFileSync(file, 'utf8').split('\n')[line - 1] || '';
+    return (/(\w+)\s*=\s*new Map\b/.exec(source) || /(\w+):\s*new Map\b/.exec(source) || [])[1] || site;
+  } catch {
+    return site;
+  }
+}
 
 const { liftFixture, urlOf } = require('../fixtures/app/app.js');
 
@@ -49,21 +65,19 @@ function resourceCounts() {
 }
 
 const debugRoutes = {
-  // ?membership=1 adds every local socket's rooms; ?gc=1 collects garbage first.
+  // ?membership=1 adds every local socket's rooms; ?gc=1 collects garbage first; `maps`: the hook's
+  // transport maps and their sizes now.
   'GET /__soak/state': function (req, res) {
     if (req.param('gc') && typeof global.gc === 'function') {
       global.gc();
       global.gc();
     }
-    const peak = pendingPeak;
-    if (req.param('resetPeak')) pendingPeak = pendingTimers.size;
     return res.json({
       server: sails.config.custom.serverName,
       pid: process.pid,
       heapUsed: process.memoryUsage().heapUsed,
       gcExposed: typeof global.gc === 'function',
-      pendingRequests: pendingTimers.size,
-      pendingPeak: peak,
+      maps: transportMaps.map((entry) => ({ name: entry.name, site: entry.site, size: entry.map.deref()?.size ?? null })),
       sockets: sails.io.of('/').sockets.size,
       rooms: sails.io.of('/').adapter.rooms.size,
       resources: resourceCounts(),
@@ -95,6 +109,8 @@ liftFixture({
   session: { isSessionDisabled: () => true },
   routes: debugRoutes,
 }).then((app) => {
+  recording = false;
+  for (const entry of transportMaps) entry.name = nameOf(entry);
   sails = app;
   console.log(`${app.config.custom.serverName} listening on ${urlOf(app)}`);
 }, (err) => {
