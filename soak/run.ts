@@ -2,14 +2,15 @@
  * `npm run soak`: the full soak (README, "Reliability"). Prints the figures, writes them to
  * soak/results/latest.json, and exits non-zero unless nothing was lost and nothing was inconsistent.
  *
- *   npm run soak -- --sockets 2000 --duration 120 --warmup 10 --groups 48 --seed 1 [--no-faults] [--out FILE]
+ *   npm run soak -- --sockets 3000 --duration 120 --warmup 10 --groups 48 --seed 1 [--no-faults] [--out FILE]
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runSoak, type SoakOptions, type SoakReport } from './engine';
 
 export const FULL_SOAK: Omit<SoakOptions, 'log'> = {
-  sockets: 2000,
+  sockets: 3000,
   durationMs: 120_000,
   warmupMs: 10_000,
   groups: 48,
@@ -77,11 +78,22 @@ export function describeReport(report: SoakReport): string[] {
   return lines;
 }
 
+/** The commit measured (SOAK_COMMIT when run outside a git work tree), and whether lib/ had changes on top. */
+function commitMeasured(): string {
+  if (process.env.SOAK_COMMIT) return process.env.SOAK_COMMIT;
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: path.resolve(__dirname, '..'), encoding: 'utf8' }).trim();
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', 'lib') ? ' + uncommitted changes in lib/' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function main() {
   const { options, out } = parseArgs(process.argv.slice(2));
   const report = await runSoak({ ...options, log: (line) => console.log(line) });
   await mkdir(path.dirname(out), { recursive: true });
-  await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(out, `${JSON.stringify({ commit: commitMeasured(), ...report }, null, 2)}\n`);
   const lines = describeReport(report);
   for (const line of lines.slice(0, -1)) console.log(line);
   console.log(`(figures written to ${path.relative(process.cwd(), out)})`);
