@@ -7,13 +7,19 @@ import type { LeaveAllOptions, RoomsResult } from './types';
 /** A result now when no other server is involved, or a promise of it. */
 export type Outcome = RoomsResult | Promise<RoomsResult>;
 
+function notFound(askedIds: readonly string[], foundIds: readonly string[]): string[] {
+  // Each socket is connected to one server at most: as many found as asked is all of them.
+  if (foundIds.length >= askedIds.length) return [];
+  const found = new Set(foundIds);
+  return askedIds.filter((id) => !found.has(id));
+}
+
 function withPeers(here: RoomsResult, peers: PeerAnswer, askedIds: readonly string[] = []): RoomsResult {
-  const found = new Set(peers.foundIds);
   return {
     matched: here.matched + peers.matched,
     servers: here.servers + peers.servers,
     // Unconfirmed, nobody said what they hold: claim nothing.
-    notFound: peers.confirmed ? askedIds.filter((id) => !found.has(id)) : [],
+    notFound: peers.confirmed ? notFound(askedIds, peers.foundIds) : [],
   };
 }
 

@@ -7,21 +7,15 @@
 /** Messages per PUBLISH at most: a receiver handles one PUBLISH in one go. */
 export const MAX_BATCH = 500;
 
+/** Told how the PUBLISH carrying a message went: how many subscribers received it, or why it failed. */
+export type Sent = (err: unknown, receivers?: number) => void;
+
 type Publish = (channel: string, payload: string) => Promise<number>;
 
 interface Batch {
   messages: string[];
-  /** Settles with the PUBLISH: the number of subscribers that received it. */
-  sent: Promise<number>;
-  resolve(receivers: number): void;
-  reject(err: unknown): void;
-}
-
-function newBatch(): Batch {
-  let resolve!: Batch['resolve'];
-  let reject!: Batch['reject'];
-  const sent = new Promise<number>((res, rej) => { resolve = res; reject = rej; });
-  return { messages: [], sent, resolve, reject };
+  /** Not one per message: only the senders that want to know. */
+  onSent: Sent[];
 }
 
 /** What a PUBLISH carries: one message as it is, several as a JSON array. */
@@ -39,11 +33,22 @@ export function unpack<T>(payload: string): T[] {
   }
 }
 
+function published(batch: Batch, sent: Promise<number>): void {
+  if (batch.onSent.length === 0) {
+    sent.catch(() => {});
+    return;
+  }
+  sent.then(
+    (receivers) => { for (const onSent of batch.onSent) onSent(null, receivers); },
+    (err: unknown) => { for (const onSent of batch.onSent) onSent(err); },
+  );
+}
+
 /**
- * `send(channel, message)` queues a JSON message and resolves once the PUBLISH that carries it
- * is done; queued messages leave together on the next tick, in the order they were sent.
+ * `send(channel, message, onSent?)` queues a JSON message; queued messages leave together on the
+ * next tick, in the order they were sent. A failed PUBLISH is reported to `onSent` only.
  */
-export function createOutbox(publish: Publish): (channel: string, message: string) => Promise<number> {
+export function createOutbox(publish: Publish): (channel: string, message: string, onSent?: Sent) => void {
   const queued = new Map<string, Batch[]>();
 
   const flush = () => {
@@ -55,19 +60,19 @@ export function createOutbox(publish: Publish): (channel: string, message: strin
         } catch (err) {
           sent = Promise.reject(err);
         }
-        sent.then(batch.resolve, batch.reject);
+        published(batch, sent);
       }
     }
     queued.clear();
   };
 
-  return (channel, message) => {
+  return (channel, message, onSent) => {
     if (queued.size === 0) process.nextTick(flush);
     let batches = queued.get(channel);
     if (!batches) queued.set(channel, batches = []);
     let batch = batches[batches.length - 1];
-    if (!batch || batch.messages.length === MAX_BATCH) batches.push(batch = newBatch());
+    if (!batch || batch.messages.length === MAX_BATCH) batches.push(batch = { messages: [], onSent: [] });
     batch.messages.push(message);
-    return batch.sent;
+    if (onSent) batch.onSent.push(onSent);
   };
 }

@@ -5,7 +5,7 @@ import { maskUrl, type ResolvedRoomsConfig } from '../config';
 import type { Logger } from '../deliver';
 import { RoomsError } from '../errors';
 import { applyLocally, type MembershipChange } from '../membership';
-import { createOutbox, unpack } from './outbox';
+import { createOutbox, unpack, type Sent } from './outbox';
 import {
   closeClient, createClientsFromUrl, isReady, publish, removeListenerSafely, subscribe, withHandledPromises,
   type AnyRedisClient,
@@ -40,16 +40,24 @@ type Content =
  */
 type WireMessage = { from: string } & Content;
 
+/** How a request ends: the replies of the servers concerned, or why there are none. */
+type Done = (err: RoomsError | null, replies?: Reply[]) => void;
+
 interface PendingRequest {
+  id: number;
   message: string;
-  /** Servers known to be up when it was sent: each must answer. */
+  /** When it fails with E_TIMEOUT (performance.now()). */
+  deadline: number;
+  /** Servers known to be up when it was sent: each must answer. Shared by the requests sent while they did not change. */
   awaited: Set<string>;
   /** Redis accepted it (PUBLISH answered). */
   published: boolean;
-  replies: Map<string, Reply>;
+  /** Who answered, and what (a few servers: arrays cost less than a Map). */
+  repliedBy: string[];
+  replies: Reply[];
   /** For join/leave by ID and socket look-ups: done as soon as none of these is missing. */
   missingIds: Set<string> | undefined;
-  settle(err: RoomsError | null): void;
+  done: Done;
 }
 
 export const HEARTBEAT_MS = 1000;
@@ -67,6 +75,8 @@ interface RedisTransportOptions {
 function unavailable(message: string, cause?: unknown): RoomsError {
   return new RoomsError('E_UNAVAILABLE', message, cause === undefined ? undefined : { cause });
 }
+
+const notPublished = (err: unknown) => unavailable(`sails-hook-rooms could not publish to Redis: ${String(err)}`, err);
 
 /** Connects clients the hook creates, failing within `timeoutMs`. */
 async function connectOwnClients(pub: AnyRedisClient, sub: AnyRedisClient, url: string, timeoutMs: number) {
@@ -166,48 +176,90 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   const encode = (content: Content) => JSON.stringify({ from: uid, ...content });
   const outbox = createOutbox((channel, payload) => publish(pub, channel, payload, sharded));
   /** Publishes a message (or one already encoded) with the others sent on `channel` in this tick. */
-  const send = (channel: string, message: Content | string) => outbox(channel, typeof message === 'string' ? message : encode(message));
+  const send = (channel: string, message: Content | string, onSent?: Sent) =>
+    outbox(channel, typeof message === 'string' ? message : encode(message), onSent);
+  /** {@link send}, resolving with the number of subscribers that received it. */
+  const sent = (channel: string, message: Content | string) => new Promise<number>((resolve, reject) => {
+    send(channel, message, (err, receivers) => (err ? reject(err) : resolve(receivers!)));
+  });
   const ownMessage = `{"from":"${uid}"`;
   const ownBatch = `[${ownMessage}`;
 
+  /** The servers known to be up, one Set for every request sent while they do not change. */
+  let livePeerSet: Set<string> | undefined;
+  const heardFrom = (peer: string) => {
+    if (!peers.has(peer)) livePeerSet = undefined;
+    peers.set(peer, Date.now());
+  };
+  const forget = (peer: string) => {
+    peers.delete(peer);
+    livePeerSet = undefined;
+  };
   const livePeers = () => {
     const now = Date.now();
-    for (const [peer, seen] of peers) if (now - seen > PEER_EXPIRY_MS) peers.delete(peer);
-    return new Set(peers.keys());
+    for (const [peer, seen] of peers) if (now - seen > PEER_EXPIRY_MS) forget(peer);
+    return livePeerSet ??= new Set(peers.keys());
+  };
+
+  // One timer for every request: they all wait `timeout`, so they expire in the order they were sent.
+  let expiryTimer: NodeJS.Timeout | undefined;
+  const expireRequests = () => {
+    expiryTimer = undefined;
+    const now = performance.now();
+    for (const entry of pending.values()) {
+      if (entry.deadline > now) break;
+      settle(entry, new RoomsError('E_TIMEOUT', `sails-hook-rooms: only ${entry.replies.length} of ${entry.awaited.size} other servers answered within ${config.timeout} ms `
+        + '(sails.config.rooms.timeout); the change was applied on this server and on the servers that answered.'));
+    }
+    scheduleExpiry();
+  };
+  const scheduleExpiry = () => {
+    if (expiryTimer || pending.size === 0) return;
+    const oldest = pending.values().next().value as PendingRequest;
+    expiryTimer = setTimeout(expireRequests, oldest.deadline - performance.now());
+  };
+
+  const settle = (entry: PendingRequest, err: RoomsError | null) => {
+    if (!pending.delete(entry.id)) return;
+    if (pending.size === 0) {
+      clearTimeout(expiryTimer);
+      expiryTimer = undefined;
+    }
+    entry.done(err, err ? undefined : entry.replies);
   };
 
   const checkDone = (entry: PendingRequest) => {
-    if (entry.missingIds?.size === 0) return entry.settle(null);
+    if (entry.missingIds?.size === 0) return settle(entry, null);
     if (!entry.published) return;
-    for (const peer of entry.awaited) if (!entry.replies.has(peer)) return;
-    entry.settle(null);
+    for (const peer of entry.awaited) if (!entry.repliedBy.includes(peer)) return;
+    settle(entry, null);
   };
 
   const failPending = (err: RoomsError) => {
-    for (const entry of [...pending.values()]) entry.settle(err);
+    for (const entry of [...pending.values()]) settle(entry, err);
   };
 
   const onPresence = (from: string, type: 'hello' | 'up' | 'beat' | 'bye') => {
     if (type === 'bye') {
-      peers.delete(from);
+      forget(from);
       for (const entry of pending.values()) { entry.awaited.delete(from); checkDone(entry); }
       return;
     }
-    peers.set(from, Date.now());
-    if (type === 'hello') void send(requestChannel, { t: 'beat' }).catch(() => {});
+    heardFrom(from);
+    if (type === 'hello') send(requestChannel, { t: 'beat' });
     if (type === 'up') {
       // It (re)subscribed: requests it may have missed meanwhile are sent again (changes are idempotent).
       for (const entry of pending.values()) {
-        if (entry.awaited.has(from) && !entry.replies.has(from)) void send(requestChannel, entry.message).catch(() => {});
+        if (entry.awaited.has(from) && !entry.repliedBy.includes(from)) send(requestChannel, entry.message);
       }
     }
   };
 
   const onRequest = (message: WireMessage) => {
     if (message.t === 'request') {
-      peers.set(message.from, Date.now());
+      heardFrom(message.from);
       const reply = answer(nsp, message.request);
-      if (message.reply) void send(replyChannel(message.from), { t: 'reply', id: message.id, reply }).catch(() => {});
+      if (message.reply) send(replyChannel(message.from), { t: 'reply', id: message.id, reply });
       return;
     }
     if (message.t !== 'reply') onPresence(message.from, message.t);
@@ -216,7 +268,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   const onRequestChannel = (raw: string) => {
     if (raw.startsWith(ownMessage) || raw.startsWith(ownBatch)) {
       // Our own hello came back: our subscription works, so tell the others to resend.
-      if (raw.includes('"t":"hello"')) void send(requestChannel, { t: 'up' }).catch(() => {});
+      if (raw.includes('"t":"hello"')) send(requestChannel, { t: 'up' });
       return;
     }
     for (const message of unpack<WireMessage>(raw)) onRequest(message);
@@ -224,10 +276,11 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
 
   const onReply = (message: WireMessage) => {
     if (message.t !== 'reply') return;
-    peers.set(message.from, Date.now());
+    heardFrom(message.from);
     const entry = pending.get(message.id);
-    if (!entry || entry.replies.has(message.from)) return;
-    entry.replies.set(message.from, message.reply);
+    if (!entry || entry.repliedBy.includes(message.from)) return;
+    entry.repliedBy.push(message.from);
+    entry.replies.push(message.reply);
     for (const id of message.reply.foundIds) entry.missingIds?.delete(id);
     checkDone(entry);
   };
@@ -246,12 +299,12 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     // deaf. They get a full expiry period to be heard again before they are taken for gone.
     const now = Date.now();
     for (const peer of peers.keys()) peers.set(peer, now);
-    if (isReady(pub)) void send(requestChannel, { t: 'hello' }).catch(() => {});
+    if (isReady(pub)) send(requestChannel, { t: 'hello' });
   };
 
   /** Says hello and waits (briefly) for the servers already up to answer, so the first operations await them. */
   async function discoverPeers() {
-    const receivers = await send(requestChannel, { t: 'hello' });
+    const receivers = await sent(requestChannel, { t: 'hello' });
     const others = receivers - 1;
     const deadline = Date.now() + Math.min(config.timeout, DISCOVERY_MS);
     // Other subscribers of the channel (e.g. a monitoring tool) never answer: the deadline bounds the wait.
@@ -267,7 +320,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   sub.on('error', onSubLost);
   await discoverPeers();
   const heartbeat = setInterval(() => {
-    if (isReady(pub)) void send(requestChannel, { t: 'beat' }).catch(() => {});
+    if (isReady(pub)) send(requestChannel, { t: 'beat' });
   }, HEARTBEAT_MS);
   heartbeat.unref();
 
@@ -278,42 +331,44 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     ? createShardedAdapter(adapterPub, adapterSub, { channelPrefix: config.key, subscriptionMode: 'static' })
     : createAdapter(adapterPub, adapterSub, { key: config.key, publishOnSpecificResponseChannel: true }));
 
-  function ask(request: ClusterRequest, wantedIds?: string[]): Promise<Reply[]> {
-    if (closed) return Promise.reject(unavailable('sails-hook-rooms is lowered: no cluster operation is possible.'));
+  /**
+   * Sends a request to the other servers; `done` gets the replies of those concerned (callbacks,
+   * not promises: thousands of requests may be in flight, each should hold little).
+   */
+  function ask(request: ClusterRequest, wantedIds: string[] | undefined, done: Done): void {
+    if (closed) return done(unavailable('sails-hook-rooms is lowered: no cluster operation is possible.'));
     if (!isReady(pub) || !isReady(sub)) {
-      return Promise.reject(unavailable('sails-hook-rooms cannot reach Redis right now: the change was applied on this server only. '
+      return done(unavailable('sails-hook-rooms cannot reach Redis right now: the change was applied on this server only. '
         + 'Check Redis; the hook reconnects by itself.'));
     }
     const reply = config.confirm === 'cluster' || request.kind !== 'change';
     const id = nextId++;
     const message = encode({ t: 'request', id, reply, request });
-    if (!reply) return send(requestChannel, message).then(() => [], (err) => { throw unavailable(`sails-hook-rooms could not publish to Redis: ${String(err)}`, err); });
+    if (!reply) return send(requestChannel, message, (err) => done(err ? notPublished(err) : null, []));
 
-    return new Promise<Reply[]>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        entry.settle(new RoomsError('E_TIMEOUT', `sails-hook-rooms: only ${entry.replies.size} of ${entry.awaited.size} other servers answered within ${config.timeout} ms `
-          + '(sails.config.rooms.timeout); the change was applied on this server and on the servers that answered.'));
-      }, config.timeout);
-      const entry: PendingRequest = {
-        message,
-        awaited: livePeers(),
-        published: false,
-        replies: new Map(),
-        missingIds: wantedIds && new Set(wantedIds),
-        settle(err) {
-          if (!pending.delete(id)) return;
-          clearTimeout(timer);
-          if (err) reject(err);
-          else resolve([...entry.replies.values()]);
-        },
-      };
-      pending.set(id, entry);
-      send(requestChannel, message).then(() => {
-        entry.published = true;
-        checkDone(entry);
-      }, (err) => entry.settle(unavailable(`sails-hook-rooms could not publish to Redis: ${String(err)}`, err)));
+    const entry: PendingRequest = {
+      id,
+      message,
+      deadline: performance.now() + config.timeout,
+      awaited: livePeers(),
+      published: false,
+      repliedBy: [],
+      replies: [],
+      missingIds: wantedIds && new Set(wantedIds),
+      done,
+    };
+    pending.set(id, entry);
+    scheduleExpiry();
+    send(requestChannel, message, (err) => {
+      if (err) return settle(entry, notPublished(err));
+      entry.published = true;
+      checkDone(entry);
     });
   }
+
+  const asked = (request: ClusterRequest, wantedIds?: string[]) => new Promise<Reply[]>((resolve, reject) => {
+    ask(request, wantedIds, (err, replies) => (err ? reject(err) : resolve(replies!)));
+  });
 
   const sum = (replies: Reply[]): PeerAnswer => ({
     servers: replies.length,
@@ -324,16 +379,18 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
 
   return {
     clustered: true,
-    async sendChange(change) {
+    sendChange(change) {
       const wanted = change.type === 'join' || change.type === 'leave' ? change.socketIds : undefined;
-      return sum(await ask({ kind: 'change', change }, wanted));
+      return new Promise((resolve, reject) => {
+        ask({ kind: 'change', change }, wanted, (err, replies) => (err ? reject(err) : resolve(sum(replies!))));
+      });
     },
     async roomsOfRemoteSocket(socketId) {
-      const replies = await ask({ kind: 'roomsOf', socketId }, [socketId]);
+      const replies = await asked({ kind: 'roomsOf', socketId }, [socketId]);
       return replies.find((r) => r.rooms)?.rooms ?? null;
     },
     async remoteMembersOf(room) {
-      const replies = await ask({ kind: 'membersOf', room });
+      const replies = await asked({ kind: 'membersOf', room });
       return replies.flatMap((r) => r.members ?? []);
     },
     async close() {
@@ -343,7 +400,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
       failPending(unavailable('sails-hook-rooms was lowered while waiting for other servers.'));
       removeListenerSafely(sub, 'ready', sayHello);
       removeListenerSafely(sub, 'error', onSubLost);
-      if (isReady(pub)) await send(requestChannel, { t: 'bye' }).catch(() => {});
+      if (isReady(pub)) await sent(requestChannel, { t: 'bye' }).catch(() => {});
       if (ownsClients) {
         // The 'error' listeners stay: a late socket error must not crash the process.
         await Promise.all([closeClient(pub), closeClient(sub)]);
