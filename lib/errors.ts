@@ -25,6 +25,28 @@ export function isRoomsError(value: unknown): value is RoomsError {
 
 /** A short, safe rendering of a value a caller passed, for error messages. */
 export function describeValue(value: unknown): string {
+  try {
+    return describe(value);
+  } catch {
+    // A revoked Proxy, say: even Array.isArray() throws on it.
+    return 'a value that cannot be inspected';
+  }
+}
+
+/**
+ * Runs `inspect` on a value a caller passed; if merely reading the value throws (a getter, a Proxy
+ * trap), that becomes the documented `code`, not a stray exception.
+ */
+export function inspectSafely<T>(code: RoomsErrorCode, what: string, inspect: () => T): T {
+  try {
+    return inspect();
+  } catch (err) {
+    if (err instanceof RoomsError) throw err;
+    throw new RoomsError(code, `${what} threw when read (${err instanceof Error ? err.message : String(err)}): pass plain values.`, { cause: err });
+  }
+}
+
+function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'string') {

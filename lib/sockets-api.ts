@@ -1,5 +1,5 @@
 import { reject, settle, type Logger } from './deliver';
-import { RoomsError, describeValue } from './errors';
+import { RoomsError, describeValue, inspectSafely } from './errors';
 import type { Outcome, RoomManager } from './room-manager';
 import { parseRoom, parseRooms, parseSocket, parseSockets } from './targets';
 import type { LeaveAllOptions, RoomsCallback } from './types';
@@ -17,6 +17,10 @@ function callbackArg(value: unknown, fnName: string): MaybeCallback {
 }
 
 function leaveAllOptions(value: unknown): Required<LeaveAllOptions> {
+  return inspectSafely('E_INVALID_OPTIONS', 'The options passed to sails.sockets.leaveAll()', () => readLeaveAllOptions(value));
+}
+
+function readLeaveAllOptions(value: unknown): Required<LeaveAllOptions> {
   const options = (value ?? {}) as Record<string, unknown>;
   const valid = typeof options === 'object' && !Array.isArray(options)
     && ['includeSocketRooms', 'includeSourceRoom'].every(

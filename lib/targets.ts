@@ -1,5 +1,5 @@
 import type { Socket } from 'socket.io';
-import { RoomsError, describeValue } from './errors';
+import { RoomsError, describeValue, inspectSafely } from './errors';
 
 /** Longest room name accepted; room names travel in every cluster message. */
 export const MAX_ROOM_NAME_LENGTH = 512;
@@ -24,6 +24,10 @@ function looksLikeHttpRequest(value: object): boolean {
 
 /** Parses an argument that names exactly one socket. */
 export function parseSocket(value: unknown, fnName: string): SocketRef {
+  return inspectSafely('E_INVALID_SOCKET', `The socket passed to sails.sockets.${fnName}()`, () => readSocket(value, fnName));
+}
+
+function readSocket(value: unknown, fnName: string): SocketRef {
   if (typeof value === 'string') {
     if (value !== '' && value.length <= MAX_SOCKET_ID_LENGTH) return value;
     throw new RoomsError(
@@ -56,6 +60,10 @@ export function parseSocket(value: unknown, fnName: string): SocketRef {
 
 /** Parses the `socket` argument into distinct socket references. */
 export function parseSockets(value: unknown, fnName: string): SocketRef[] {
+  return inspectSafely('E_INVALID_SOCKET', `The socket passed to sails.sockets.${fnName}()`, () => readSockets(value, fnName));
+}
+
+function readSockets(value: unknown, fnName: string): SocketRef[] {
   if (!Array.isArray(value)) return [parseSocket(value, fnName)];
   if (value.length === 0) {
     throw new RoomsError(
@@ -88,6 +96,10 @@ function checkRoomName(value: unknown, fnName: string, argName: string): string 
 
 /** Parses a room name argument that may be one name or an array of names. */
 export function parseRooms(value: unknown, fnName: string, argName = 'roomName'): string[] {
+  return inspectSafely('E_INVALID_ROOM', `The ${argName} passed to sails.sockets.${fnName}()`, () => readRooms(value, fnName, argName));
+}
+
+function readRooms(value: unknown, fnName: string, argName: string): string[] {
   if (!Array.isArray(value)) return [checkRoomName(value, fnName, argName)];
   if (value.length === 0) {
     throw new RoomsError(
@@ -102,7 +114,7 @@ export function parseRooms(value: unknown, fnName: string, argName = 'roomName')
 
 /** Parses an argument that names exactly one room (e.g. a source room). */
 export function parseRoom(value: unknown, fnName: string, argName: string): string {
-  return checkRoomName(value, fnName, argName);
+  return inspectSafely('E_INVALID_ROOM', `The ${argName} passed to sails.sockets.${fnName}()`, () => checkRoomName(value, fnName, argName));
 }
 
 /** A socket's own ID room carries messages addressed to it: it is never joined or left by name. */
