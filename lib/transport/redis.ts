@@ -6,6 +6,7 @@ import type { Logger } from '../deliver';
 import { RoomsError } from '../errors';
 import { applyLocally, type MembershipChange } from '../membership';
 import { createOutbox, unpack, type Sent } from './outbox';
+import { PeerClocks } from './peer-clocks';
 import {
   closeClient, createClientsFromUrl, isReady, publish, removeListenerSafely, subscribe, withHandledPromises,
   type AnyRedisClient,
@@ -28,7 +29,8 @@ interface Reply {
 
 /** What a message says (the sender is added when it is sent). */
 type Content =
-  | { t: 'request'; id: number; reply: boolean; request: ClusterRequest }
+  /** `ttl`: the sender's timeout, past which it has given up on the request. */
+  | { t: 'request'; id: number; reply: boolean; ttl: number; request: ClusterRequest }
   | { t: 'reply'; id: number; reply: Reply }
   /** `hello`: (re)subscribed; `up`: saw its own hello, so requests reach it now; `beat`: still here; `bye`: lowering. */
   | { t: 'hello' | 'up' | 'beat' | 'bye' };
@@ -38,7 +40,7 @@ type Content =
  * JSON array of those one server sent on that channel in the same tick (outbox.ts). `from` comes
  * first: Redis delivers a server's messages back to it, and it knows them by their first bytes.
  */
-type WireMessage = { from: string } & Content;
+type WireMessage = { from: string; sentAt: number } & Content;
 
 /** How a request ends: the replies of the servers concerned, or why there are none. */
 type Done = (err: RoomsError | null, replies?: Reply[]) => void;
@@ -173,7 +175,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   let nextId = 1;
   let closed = false;
 
-  const encode = (content: Content) => JSON.stringify({ from: uid, ...content });
+  const encode = (content: Content) => JSON.stringify({ from: uid, sentAt: Date.now(), ...content });
   const outbox = createOutbox((channel, payload) => publish(pub, channel, payload, sharded));
   /** Publishes a message (or one already encoded) with the others sent on `channel` in this tick. */
   const send = (channel: string, message: Content | string, onSent?: Sent) =>
@@ -187,12 +189,14 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
 
   /** The servers known to be up, one Set for every request sent while they do not change. */
   let livePeerSet: Set<string> | undefined;
+  const clocks = new PeerClocks();
   const heardFrom = (peer: string) => {
     if (!peers.has(peer)) livePeerSet = undefined;
     peers.set(peer, Date.now());
   };
   const forget = (peer: string) => {
     peers.delete(peer);
+    clocks.forget(peer);
     livePeerSet = undefined;
   };
   const livePeers = () => {
@@ -256,6 +260,10 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   };
 
   const onRequest = (message: WireMessage) => {
+    // Messages held up (a stalled Redis, commands replayed after a reconnect) show their age.
+    const delay = clocks.delayOf(message.from, message.sentAt);
+    // Its sender gave up on it (E_TIMEOUT): applied now, it could undo changes confirmed since.
+    if (message.t === 'request' && delay > message.ttl) return;
     if (message.t === 'request') {
       heardFrom(message.from);
       const reply = answer(nsp, message.request);
@@ -343,7 +351,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     }
     const reply = config.confirm === 'cluster' || request.kind !== 'change';
     const id = nextId++;
-    const message = encode({ t: 'request', id, reply, request });
+    const message = encode({ t: 'request', id, reply, ttl: config.timeout, request });
     if (!reply) return send(requestChannel, message, (err) => done(err ? notPublished(err) : null, []));
 
     const entry: PendingRequest = {
