@@ -20,6 +20,9 @@ export function createClientsFromUrl(url: string) {
     url,
     // The hook times out cluster operations itself; node-redis' per-command timer would only add cost.
     commandOptions: { timeout: 0 },
+    // While disconnected, commands fail at once: queued, they would be sent after the reconnect, when
+    // the operations they belong to have already failed (and later ones may have been confirmed).
+    disableOfflineQueue: true,
     socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
   };
   return { pub: createClient(options), sub: createClient(options) };

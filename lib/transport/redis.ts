@@ -302,12 +302,14 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     await subscribe(sub, replyChannel(uid), onReplyChannel, sharded),
   ];
 
+  /** On either client's 'ready': once both are back, announce this server (which comes back first varies). */
   const sayHello = () => {
-    // Subscribed again after an outage: the servers known before were not silent, this server was
-    // deaf. They get a full expiry period to be heard again before they are taken for gone.
+    if (!isReady(pub) || !isReady(sub)) return;
+    // Back after an outage: the servers known before were not silent, this server was deaf. They
+    // get a full expiry period to be heard again before they are taken for gone.
     const now = Date.now();
     for (const peer of peers.keys()) peers.set(peer, now);
-    if (isReady(pub)) send(requestChannel, { t: 'hello' });
+    send(requestChannel, { t: 'hello' });
   };
 
   /** Says hello and waits (briefly) for the servers already up to answer, so the first operations await them. */
@@ -324,6 +326,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
         + 'the change was applied on this server and may or may not have been applied on the others.', err));
     }
   };
+  pub.on('ready', sayHello);
   sub.on('ready', sayHello);
   sub.on('error', onSubLost);
   await discoverPeers();
@@ -406,6 +409,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
       closed = true;
       clearInterval(heartbeat);
       failPending(unavailable('sails-hook-rooms was lowered while waiting for other servers.'));
+      removeListenerSafely(pub, 'ready', sayHello);
       removeListenerSafely(sub, 'ready', sayHello);
       removeListenerSafely(sub, 'error', onSubLost);
       if (isReady(pub)) await sent(requestChannel, { t: 'bye' }).catch(() => {});
