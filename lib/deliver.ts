@@ -1,6 +1,7 @@
+import { callSoon } from './call-soon';
+import type { RoomsError } from './errors';
 import type { Outcome } from './room-manager';
 import type { RoomsCallback, RoomsResult } from './types';
-import type { RoomsError } from './errors';
 
 export interface Logger {
   warn(...args: unknown[]): void;
@@ -48,62 +49,27 @@ function watch(
   return watched;
 }
 
-/** An error waiting for its callback (a result waits as it is). */
-class Failure {
-  constructor(readonly err: RoomsError) {}
-}
-
-/** Callbacks due, with their outcomes: one process.nextTick calls a whole batch of them. */
-let dueCallbacks: RoomsCallback[] = [];
-let dueOutcomes: Array<RoomsResult | Failure> = [];
-
-function callDue(): void {
-  const callbacks = dueCallbacks;
-  const outcomes = dueOutcomes;
-  dueCallbacks = [];
-  dueOutcomes = [];
-  let next = 0;
-  try {
-    while (next < callbacks.length) {
-      const outcome = outcomes[next]!;
-      const cb = callbacks[next++]!;
-      if (outcome instanceof Failure) cb(outcome.err);
-      else cb(null, outcome);
-    }
-  } finally {
-    // A callback threw: that surfaces as from process.nextTick, and the rest still run, next tick.
-    if (next < callbacks.length) {
-      if (dueCallbacks.length === 0) process.nextTick(callDue);
-      dueCallbacks = callbacks.slice(next).concat(dueCallbacks);
-      dueOutcomes = outcomes.slice(next).concat(dueOutcomes);
-    }
-  }
-}
-
-/** Calls `cb` soon, never synchronously, out of any promise chain (an exception in it is the caller's). */
-function callSoon(cb: RoomsCallback, outcome: RoomsResult | Failure): void {
-  if (dueCallbacks.length === 0) process.nextTick(callDue);
-  dueCallbacks.push(cb);
-  dueOutcomes.push(outcome);
-}
-
-/** Hands an operation's outcome over: to `cb` (asynchronously, exactly once) or as a promise. */
+/**
+ * Hands an operation's outcome over: to `cb` (asynchronously, exactly once) or as a promise. No
+ * outcome: the operation was given `cb` and tells it itself, once the other servers answered.
+ */
 export function settle(
   outcome: Outcome,
   cb: RoomsCallback | undefined,
   fnName: string,
   log: Logger,
 ): Promise<RoomsResult> | undefined {
+  if (outcome === undefined) return undefined;
   if (!(outcome instanceof Promise)) {
     // Done on this server alone: it cannot fail any more, so there is nothing to watch.
     if (!cb) return Promise.resolve(outcome);
-    callSoon(cb, outcome);
+    callSoon(cb, null, outcome);
     return undefined;
   }
   if (!cb) return watch(outcome, fnName, log, false);
   outcome.then(
-    (result) => callSoon(cb, result),
-    (err: RoomsError) => callSoon(cb, new Failure(err)),
+    (result) => callSoon(cb, null, result),
+    (err: RoomsError) => callSoon(cb, err),
   );
   return undefined;
 }
@@ -117,7 +83,7 @@ export function reject(
   warnUsageErrors = true,
 ): Promise<RoomsResult> | undefined {
   if (cb) {
-    callSoon(cb, new Failure(err));
+    callSoon(cb, err);
     return undefined;
   }
   if (warnUsageErrors) log.warn(`sails.sockets.${fnName}():`, err.message);

@@ -1,11 +1,15 @@
 import type { Namespace, Socket } from 'socket.io';
+import { callSoon } from './call-soon';
 import { applyLocally, joinRooms, leaveRooms, type MembershipChange } from './membership';
 import { assertNotOwnRoom, type SocketRef } from './targets';
 import type { ClusterTransport, PeerAnswer } from './transport/transport';
-import type { LeaveAllOptions, RoomsResult } from './types';
+import type { LeaveAllOptions, RoomsCallback, RoomsResult } from './types';
 
-/** A result now when no other server is involved, or a promise of it. */
-export type Outcome = RoomsResult | Promise<RoomsResult>;
+/**
+ * What an operation gives back: its result when no other server is involved; otherwise a promise
+ * of it, or, when it was given a callback, nothing: the callback is told, soon.
+ */
+export type Outcome = RoomsResult | Promise<RoomsResult> | undefined;
 
 function notFound(askedIds: readonly string[], foundIds: readonly string[]): string[] {
   // Each socket is connected to one server at most: as many found as asked is all of them.
@@ -33,24 +37,24 @@ export class RoomManager {
     private readonly transport: ClusterTransport,
   ) {}
 
-  join(refs: readonly SocketRef[], rooms: string[]): Outcome {
-    return this.changeSockets('join', refs, rooms);
+  join(refs: readonly SocketRef[], rooms: string[], cb?: RoomsCallback): Outcome {
+    return this.changeSockets('join', refs, rooms, cb);
   }
 
-  leave(refs: readonly SocketRef[], rooms: string[]): Outcome {
-    return this.changeSockets('leave', refs, rooms);
+  leave(refs: readonly SocketRef[], rooms: string[], cb?: RoomsCallback): Outcome {
+    return this.changeSockets('leave', refs, rooms, cb);
   }
 
-  addRoomMembersToRooms(sourceRoom: string, rooms: string[]): Outcome {
-    return this.changeEverywhere({ type: 'addMembers', sourceRoom, rooms });
+  addRoomMembersToRooms(sourceRoom: string, rooms: string[], cb?: RoomsCallback): Outcome {
+    return this.changeEverywhere({ type: 'addMembers', sourceRoom, rooms }, cb);
   }
 
-  removeRoomMembersFromRooms(sourceRoom: string, rooms: string[]): Outcome {
-    return this.changeEverywhere({ type: 'removeMembers', sourceRoom, rooms });
+  removeRoomMembersFromRooms(sourceRoom: string, rooms: string[], cb?: RoomsCallback): Outcome {
+    return this.changeEverywhere({ type: 'removeMembers', sourceRoom, rooms }, cb);
   }
 
-  leaveAll(sourceRoom: string, options: Required<LeaveAllOptions>): Outcome {
-    return this.changeEverywhere({ type: 'leaveAll', sourceRoom, ...options });
+  leaveAll(sourceRoom: string, options: Required<LeaveAllOptions>, cb?: RoomsCallback): Outcome {
+    return this.changeEverywhere({ type: 'leaveAll', sourceRoom, ...options }, cb);
   }
 
   async roomsOf(ref: SocketRef): Promise<string[] | null> {
@@ -74,7 +78,7 @@ export class RoomManager {
     return ref.connected && ref.nsp === this.nsp ? ref : undefined;
   }
 
-  private changeSockets(type: 'join' | 'leave', refs: readonly SocketRef[], rooms: string[]): Outcome {
+  private changeSockets(type: 'join' | 'leave', refs: readonly SocketRef[], rooms: string[], cb?: RoomsCallback): Outcome {
     // Check every target before changing any, so a bad call changes nothing.
     for (const ref of refs) assertNotOwnRoom(typeof ref === 'string' ? ref : ref.id, rooms, type);
     let matched = 0;
@@ -91,15 +95,27 @@ export class RoomManager {
     }
     const result: RoomsResult = { matched, servers: 1, notFound: elsewhere };
     if (elsewhere.length === 0 || !this.transport.clustered) return result;
-    return this.transport
-      .sendChange({ type, socketIds: elsewhere, rooms })
-      .then((peers) => withPeers(result, peers, elsewhere));
+    return this.whenPeersAnswer({ type, socketIds: elsewhere, rooms }, result, elsewhere, cb);
   }
 
-  private changeEverywhere(change: MembershipChange): Outcome {
+  private changeEverywhere(change: MembershipChange, cb?: RoomsCallback): Outcome {
     const { matched } = applyLocally(this.nsp, change);
     const result: RoomsResult = { matched, servers: 1, notFound: [] };
     if (!this.transport.clustered) return result;
-    return this.transport.sendChange(change).then((peers) => withPeers(result, peers));
+    return this.whenPeersAnswer(change, result, [], cb);
+  }
+
+  /**
+   * Sends a change to the other servers; the result here and theirs goes to `cb`, or to the
+   * promise returned. Without promises when there is a callback: thousands may be in flight.
+   */
+  private whenPeersAnswer(change: MembershipChange, here: RoomsResult, askedIds: string[], cb?: RoomsCallback): Outcome {
+    if (cb) {
+      this.transport.sendChange(change, (err, peers) => callSoon(cb, err, err ? undefined : withPeers(here, peers!, askedIds)));
+      return undefined;
+    }
+    return new Promise((resolve, reject) => {
+      this.transport.sendChange(change, (err, peers) => (err ? reject(err) : resolve(withPeers(here, peers!, askedIds))));
+    });
   }
 }

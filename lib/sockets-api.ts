@@ -46,26 +46,37 @@ function readLeaveAllOptions(value: unknown): Required<LeaveAllOptions> {
 export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErrors }: { warnUsageErrors: boolean }) {
   /** The operations, on the caller's arguments as they came: parsing throws the usage errors. */
   const operations = {
-    leave: (socket: unknown, roomName: unknown) => manager.leave(parseSockets(socket, 'leave'), parseRooms(roomName, 'leave')),
-    join: (socket: unknown, roomName: unknown) => manager.join(parseSockets(socket, 'join'), parseRooms(roomName, 'join')),
-    leaveAll: (sourceRoom: unknown, options: unknown) => manager.leaveAll(
+    leave: (socket: unknown, roomName: unknown, cb: MaybeCallback) => manager.leave(
+      parseSockets(socket, 'leave'),
+      parseRooms(roomName, 'leave'),
+      cb,
+    ),
+    join: (socket: unknown, roomName: unknown, cb: MaybeCallback) => manager.join(
+      parseSockets(socket, 'join'),
+      parseRooms(roomName, 'join'),
+      cb,
+    ),
+    leaveAll: (sourceRoom: unknown, options: unknown, cb: MaybeCallback) => manager.leaveAll(
       parseRoom(sourceRoom, 'leaveAll', 'sourceRoom'),
       leaveAllOptions(options),
+      cb,
     ),
-    addRoomMembersToRooms: (sourceRoom: unknown, destRooms: unknown) => manager.addRoomMembersToRooms(
+    addRoomMembersToRooms: (sourceRoom: unknown, destRooms: unknown, cb: MaybeCallback) => manager.addRoomMembersToRooms(
       parseRoom(sourceRoom, 'addRoomMembersToRooms', 'sourceRoom'),
       parseRooms(destRooms, 'addRoomMembersToRooms', 'destRooms'),
+      cb,
     ),
-    removeRoomMembersFromRooms: (sourceRoom: unknown, destRooms: unknown) => manager.removeRoomMembersFromRooms(
+    removeRoomMembersFromRooms: (sourceRoom: unknown, destRooms: unknown, cb: MaybeCallback) => manager.removeRoomMembersFromRooms(
       parseRoom(sourceRoom, 'removeRoomMembersFromRooms', 'sourceRoom'),
       parseRooms(destRooms, 'removeRoomMembersFromRooms', 'destRooms'),
+      cb,
     ),
   };
 
   /** Runs an operation and hands its outcome over; nothing allocated per call: leave and join run per request. */
   function call(
     fnName: string,
-    operation: (first: unknown, second: unknown) => Outcome,
+    operation: (first: unknown, second: unknown, cb: MaybeCallback) => Outcome,
     first: unknown,
     second: unknown,
     cbArg: unknown,
@@ -74,7 +85,7 @@ export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErr
     let outcome: Outcome;
     try {
       cb = callbackArg(cbArg, fnName);
-      outcome = operation(first, second);
+      outcome = operation(first, second, cb);
     } catch (err) {
       // An unusable callback gets nothing: the error goes to the promise.
       return reject(err as RoomsError, cb, fnName, log, warnUsageErrors);

@@ -6,7 +6,7 @@ const NO_PEERS: PeerAnswer = { servers: 0, matched: 0, foundIds: [], confirmed: 
 export function createMemoryTransport(): ClusterTransport {
   return {
     clustered: false,
-    sendChange: async () => NO_PEERS,
+    sendChange: (_change, answered) => process.nextTick(answered, null, NO_PEERS),
     roomsOfRemoteSocket: async () => null,
     remoteMembersOf: async () => [],
     close: async () => {},

@@ -347,9 +347,10 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
    * not promises: thousands of requests may be in flight, each should hold little).
    */
   function ask(request: ClusterRequest, wantedIds: string[] | undefined, done: Done): void {
-    if (closed) return done(unavailable('sails-hook-rooms is lowered: no cluster operation is possible.'));
+    // `done` is told after ask() returned, whatever happens.
+    if (closed) return process.nextTick(done, unavailable('sails-hook-rooms is lowered: no cluster operation is possible.'));
     if (!isReady(pub) || !isReady(sub)) {
-      return done(unavailable('sails-hook-rooms cannot reach Redis right now: the change was applied on this server only. '
+      return process.nextTick(done, unavailable('sails-hook-rooms cannot reach Redis right now: the change was applied on this server only. '
         + 'Check Redis; the hook reconnects by itself.'));
     }
     const reply = config.confirm === 'cluster' || request.kind !== 'change';
@@ -390,11 +391,9 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
 
   return {
     clustered: true,
-    sendChange(change) {
+    sendChange(change, answered) {
       const wanted = change.type === 'join' || change.type === 'leave' ? change.socketIds : undefined;
-      return new Promise((resolve, reject) => {
-        ask({ kind: 'change', change }, wanted, (err, replies) => (err ? reject(err) : resolve(sum(replies!))));
-      });
+      ask({ kind: 'change', change }, wanted, (err, replies) => answered(err, err ? undefined : sum(replies!)));
     },
     async roomsOfRemoteSocket(socketId) {
       const replies = await asked({ kind: 'roomsOf', socketId }, [socketId]);

@@ -1,3 +1,4 @@
+import type { RoomsError } from '../errors';
 import type { MembershipChange } from '../membership';
 
 /** What the other servers of the cluster answered to one change or query. */
@@ -12,12 +13,17 @@ export interface PeerAnswer {
   confirmed: boolean;
 }
 
+export type PeersAnswered = (err: RoomsError | null, peers?: PeerAnswer) => void;
+
 /** How a change reaches the other servers. One implementation per `sails.config.rooms.adapter`. */
 export interface ClusterTransport {
   /** `false` when there is no other server to tell (the memory adapter). */
   readonly clustered: boolean;
-  /** Sends a change to every other server; resolves as `sails.config.rooms.confirm` says. */
-  sendChange(change: MembershipChange): Promise<PeerAnswer>;
+  /**
+   * Sends a change to every other server; `answered` is told as `sails.config.rooms.confirm`
+   * says, never before sendChange returned (a callback: thousands may be in flight).
+   */
+  sendChange(change: MembershipChange, answered: PeersAnswered): void;
   /** The rooms of a socket held by another server, or `null` if none holds it. */
   roomsOfRemoteSocket(socketId: string): Promise<string[] | null>;
   /** The members of a room on the other servers. */
