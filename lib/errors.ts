@@ -34,16 +34,13 @@ export function describeValue(value: unknown): string {
 }
 
 /**
- * Runs `inspect` on a value a caller passed; if merely reading the value throws (a getter, a Proxy
- * trap), that becomes the documented `code`, not a stray exception.
+ * What reading a value a caller passed threw, as the error to report: a usage error as it is;
+ * anything else (a getter, a Proxy trap) as the documented `code`, not a stray exception. Called
+ * only once something threw: the parsers run on every leave and join.
  */
-export function inspectSafely<T>(code: RoomsErrorCode, what: string, inspect: () => T): T {
-  try {
-    return inspect();
-  } catch (err) {
-    if (err instanceof RoomsError) throw err;
-    throw new RoomsError(code, `${what} threw when read (${err instanceof Error ? err.message : String(err)}): pass plain values.`, { cause: err });
-  }
+export function unreadable(err: unknown, code: RoomsErrorCode, what: string): RoomsError {
+  if (err instanceof RoomsError) return err;
+  return new RoomsError(code, `${what} threw when read (${err instanceof Error ? err.message : String(err)}): pass plain values.`, { cause: err });
 }
 
 function describe(value: unknown): string {

@@ -1,5 +1,5 @@
 import { reject, settle, type Logger } from './deliver';
-import { RoomsError, describeValue, inspectSafely } from './errors';
+import { RoomsError, describeValue, unreadable } from './errors';
 import type { Outcome, RoomManager } from './room-manager';
 import { parseRoom, parseRooms, parseSocket, parseSockets } from './targets';
 import type { LeaveAllOptions, RoomsCallback } from './types';
@@ -17,7 +17,11 @@ function callbackArg(value: unknown, fnName: string): MaybeCallback {
 }
 
 function leaveAllOptions(value: unknown): Required<LeaveAllOptions> {
-  return inspectSafely('E_INVALID_OPTIONS', 'The options passed to sails.sockets.leaveAll()', () => readLeaveAllOptions(value));
+  try {
+    return readLeaveAllOptions(value);
+  } catch (err) {
+    throw unreadable(err, 'E_INVALID_OPTIONS', 'The options passed to sails.sockets.leaveAll()');
+  }
 }
 
 function readLeaveAllOptions(value: unknown): Required<LeaveAllOptions> {

@@ -1,5 +1,5 @@
 import type { Socket } from 'socket.io';
-import { RoomsError, describeValue, inspectSafely } from './errors';
+import { RoomsError, describeValue, unreadable } from './errors';
 
 /** Longest room name accepted; room names travel in every cluster message. */
 export const MAX_ROOM_NAME_LENGTH = 512;
@@ -15,7 +15,8 @@ function isSocket(value: unknown): value is Socket {
   return typeof socket.id === 'string'
     && typeof socket.join === 'function'
     && typeof socket.leave === 'function'
-    && socket.rooms instanceof Set;
+    // Not read: socket.io computes `rooms` from its adapter on each read, and this runs per leave.
+    && 'rooms' in socket;
 }
 
 function looksLikeHttpRequest(value: object): boolean {
@@ -24,7 +25,11 @@ function looksLikeHttpRequest(value: object): boolean {
 
 /** Parses an argument that names exactly one socket. */
 export function parseSocket(value: unknown, fnName: string): SocketRef {
-  return inspectSafely('E_INVALID_SOCKET', `The socket passed to sails.sockets.${fnName}()`, () => readSocket(value, fnName));
+  try {
+    return readSocket(value, fnName);
+  } catch (err) {
+    throw unreadable(err, 'E_INVALID_SOCKET', `The socket passed to sails.sockets.${fnName}()`);
+  }
 }
 
 function readSocket(value: unknown, fnName: string): SocketRef {
@@ -60,7 +65,11 @@ function readSocket(value: unknown, fnName: string): SocketRef {
 
 /** Parses the `socket` argument into distinct socket references. */
 export function parseSockets(value: unknown, fnName: string): SocketRef[] {
-  return inspectSafely('E_INVALID_SOCKET', `The socket passed to sails.sockets.${fnName}()`, () => readSockets(value, fnName));
+  try {
+    return readSockets(value, fnName);
+  } catch (err) {
+    throw unreadable(err, 'E_INVALID_SOCKET', `The socket passed to sails.sockets.${fnName}()`);
+  }
 }
 
 function readSockets(value: unknown, fnName: string): SocketRef[] {
@@ -96,7 +105,11 @@ function checkRoomName(value: unknown, fnName: string, argName: string): string 
 
 /** Parses a room name argument that may be one name or an array of names. */
 export function parseRooms(value: unknown, fnName: string, argName = 'roomName'): string[] {
-  return inspectSafely('E_INVALID_ROOM', `The ${argName} passed to sails.sockets.${fnName}()`, () => readRooms(value, fnName, argName));
+  try {
+    return readRooms(value, fnName, argName);
+  } catch (err) {
+    throw unreadable(err, 'E_INVALID_ROOM', `The ${argName} passed to sails.sockets.${fnName}()`);
+  }
 }
 
 function readRooms(value: unknown, fnName: string, argName: string): string[] {
@@ -114,7 +127,11 @@ function readRooms(value: unknown, fnName: string, argName: string): string[] {
 
 /** Parses an argument that names exactly one room (e.g. a source room). */
 export function parseRoom(value: unknown, fnName: string, argName: string): string {
-  return inspectSafely('E_INVALID_ROOM', `The ${argName} passed to sails.sockets.${fnName}()`, () => checkRoomName(value, fnName, argName));
+  try {
+    return checkRoomName(value, fnName, argName);
+  } catch (err) {
+    throw unreadable(err, 'E_INVALID_ROOM', `The ${argName} passed to sails.sockets.${fnName}()`);
+  }
 }
 
 /** A socket's own ID room carries messages addressed to it: it is never joined or left by name. */
