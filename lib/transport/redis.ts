@@ -206,6 +206,8 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   };
 
   // One timer for every request: they all wait `timeout`, so they expire in the order they were sent.
+  // It is left to run out when no request is pending: one request at a time then arms one timer
+  // per `timeout`, not one each. Unref'd: it never keeps the process alive by itself.
   let expiryTimer: NodeJS.Timeout | undefined;
   const expireRequests = () => {
     expiryTimer = undefined;
@@ -220,15 +222,11 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   const scheduleExpiry = () => {
     if (expiryTimer || pending.size === 0) return;
     const oldest = pending.values().next().value as PendingRequest;
-    expiryTimer = setTimeout(expireRequests, oldest.deadline - performance.now());
+    expiryTimer = setTimeout(expireRequests, oldest.deadline - performance.now()).unref();
   };
 
   const settle = (entry: PendingRequest, err: RoomsError | null) => {
     if (!pending.delete(entry.id)) return;
-    if (pending.size === 0) {
-      clearTimeout(expiryTimer);
-      expiryTimer = undefined;
-    }
     entry.done(err, err ? undefined : entry.replies);
   };
 
@@ -407,6 +405,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
+      clearTimeout(expiryTimer);
       failPending(unavailable('sails-hook-rooms was lowered while waiting for other servers.'));
       removeListenerSafely(pub, 'ready', sayHello);
       removeListenerSafely(sub, 'ready', sayHello);
