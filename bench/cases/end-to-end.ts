@@ -1,0 +1,120 @@
+/**
+ * Case 5. End to end: sails.io.js clients (socket.io-client 2, as browsers use it) call the
+ * documentation's leaveFunRoom action and its join counterpart over socket requests, in closed
+ * loops, for fixed windows; ours vs stock sails-hook-sockets, on one server (memory adapter) and
+ * on two servers on Redis (clients split between them). Windows alternate ours, stock, stock, ours, …
+ *
+ * Memory: heap after a full GC with MEMORY_SOCKETS connected socket.io-client 4 sockets, each
+ * joined to 10 rooms through the app's sails.sockets.join, minus the heap before; normalized to
+ * 10k sockets (10k real connections do not fit the time budget on two cores).
+ */
+import { connectRaw, connectSailsIo, type TestClient } from '../../test/support/clients';
+import { waitFor } from '../../test/support/events';
+import { now, sleep } from '../support/clock';
+import type { BenchContext } from '../support/context';
+import { row, type CaseRow } from '../support/report';
+import type { ServerHandle } from '../support/servers';
+import type { Commands } from '../support/server-context';
+import { median, percentile } from '../support/stats';
+
+const CLIENTS = 40;
+const WINDOW_MS = 2000;
+const ROUNDS = 5;
+const MEMORY_SOCKETS = 1000;
+const MEMORY_ROOMS = Array.from({ length: 10 }, (_, i) => `c5-memory-${i}`);
+const CONNECT_BATCH = 100;
+
+export const serverCommands: Commands = {};
+
+interface Window { requestsPerSecond: number; p99: number; errors: number }
+
+/** Every client alternates join and leave requests until the window closes. */
+async function loadWindow(clients: TestClient[]): Promise<Window> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = now() + WINDOW_MS;
+  await Promise.all(clients.map(async (client, i) => {
+    const roomName = `fun-${i % 10}`;
+    while (now() < end) {
+      for (const action of ['/rooms/join-fun-room', '/rooms/leave-fun-room']) {
+        const start = now();
+        const { statusCode } = await client.request('post', action, { roomName });
+        const finished = now();
+        if (finished > end) return;
+        if (statusCode !== 200) errors++;
+        latencies.push(finished - start);
+      }
+    }
+  }));
+  return { requestsPerSecond: latencies.length / (WINDOW_MS / 1000), p99: percentile(latencies, 99), errors };
+}
+
+async function connectAll(servers: ServerHandle[], count: number, connect: (url: string) => Promise<TestClient>): Promise<TestClient[]> {
+  const clients: TestClient[] = [];
+  for (let i = 0; i < count; i += CONNECT_BATCH) {
+    const batch = Array.from({ length: Math.min(CONNECT_BATCH, count - i) }, (_, j) => connect(servers[(i + j) % servers.length]!.url));
+    clients.push(...await Promise.all(batch));
+  }
+  return clients;
+}
+
+async function disconnectAll(clients: TestClient[], servers: ServerHandle[]) {
+  for (const client of clients) client.disconnect();
+  for (const server of servers) {
+    await waitFor(async () => (await server.call<string[]>('connectedIds')).length === 0, `${server.spec.name}'s clients to disconnect`, 10_000);
+  }
+}
+
+async function throughput(label: string, ours: ServerHandle[], stock: ServerHandle[]): Promise<CaseRow[]> {
+  const oursClients = await connectAll(ours, CLIENTS, connectSailsIo);
+  const stockClients = await connectAll(stock, CLIENTS, connectSailsIo);
+  const windows: Record<'ours' | 'stock', Window[]> = { ours: [], stock: [] };
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? ['ours', 'stock'] as const : ['stock', 'ours'] as const;
+      for (const flavor of order) windows[flavor].push(await loadWindow(flavor === 'ours' ? oursClients : stockClients));
+    }
+  } finally {
+    await disconnectAll([...oursClients, ...stockClients], [...ours, ...stock]);
+  }
+  const errors = [...windows.ours, ...windows.stock].reduce((total, w) => total + w.errors, 0);
+  if (errors > 0) throw new Error(`${errors} requests failed (${label})`);
+  const rps = (flavor: 'ours' | 'stock') => median(windows[flavor].map((w) => w.requestsPerSecond));
+  const p99 = (flavor: 'ours' | 'stock') => median(windows[flavor].map((w) => w.p99));
+  return [
+    row(`5. end to end, ${label}: requests/s`, 'req/s', rps('ours'), rps('stock'), 'stock hook', { min: 0.9 }),
+    row(`5. end to end, ${label}: p99`, 'ms', p99('ours'), p99('stock'), 'stock hook', { max: 1.25 }),
+  ];
+}
+
+async function heapPer10k(server: ServerHandle): Promise<number> {
+  const before = await server.call<{ heapUsed: number }>('memory');
+  const clients = await connectAll([server], MEMORY_SOCKETS, connectRaw);
+  try {
+    await server.call('joinConnectedThroughApp', { rooms: MEMORY_ROOMS });
+    await sleep(100);
+    const after = await server.call<{ heapUsed: number }>('memory');
+    return ((after.heapUsed - before.heapUsed) / MEMORY_SOCKETS) * 10_000 / 2 ** 20;
+  } finally {
+    await disconnectAll(clients, [server]);
+  }
+}
+
+export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
+  const [oursMemory, stockMemory] = await Promise.all([
+    ctx.start({ name: 'ours-memory', flavor: 'ours', adapter: 'memory' }),
+    ctx.start({ name: 'stock-memory', flavor: 'stock', adapter: 'memory' }),
+  ]);
+  try {
+    const rows = [
+      ...await throughput('one server', [oursMemory], [stockMemory]),
+      ...await throughput('two servers on Redis', ctx.ours, ctx.stock),
+    ];
+    const oursHeap = await heapPer10k(oursMemory);
+    const stockHeap = await heapPer10k(stockMemory);
+    rows.push(row('5. memory per 10k sockets in 10 rooms each (heap)', 'MB', oursHeap, stockHeap, 'stock hook', { max: 1.1 }));
+    return rows;
+  } finally {
+    await Promise.allSettled([oursMemory.stop(), stockMemory.stop()]);
+  }
+}

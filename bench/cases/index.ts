@@ -1,0 +1,16 @@
+/** The cases, in the order they run; each exports its driver (`measure`) and its server commands. */
+import * as localLeave from './local-leave';
+import * as remoteLatency from './remote-latency';
+import * as remoteThroughput from './remote-throughput';
+import * as roomToRoom from './room-to-room';
+import * as endToEnd from './end-to-end';
+
+export const cases = [
+  { name: '1. local leave', module: localLeave, timeoutMs: 30_000 },
+  { name: '2. remote confirmed leave latency', module: remoteLatency, timeoutMs: 45_000 },
+  { name: '3. remote leave throughput', module: remoteThroughput, timeoutMs: 45_000 },
+  { name: '4. room to room at scale', module: roomToRoom, timeoutMs: 75_000 },
+  { name: '5. end to end', module: endToEnd, timeoutMs: 90_000 },
+];
+
+export const caseCommands = Object.assign({}, ...cases.map(({ module }) => module.serverCommands));

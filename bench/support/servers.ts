@@ -1,0 +1,65 @@
+/** The driver's side of the bench servers: start them as child processes, send them commands. */
+import path from 'node:path';
+import { startChild, type Child } from '../../test/support/processes';
+import type { ServerSpec } from './server-context';
+
+const SERVER_MAIN = path.resolve(__dirname, '../server.ts');
+const LIFT_TIMEOUT_MS = 60_000;
+
+export interface ServerHandle {
+  spec: ServerSpec;
+  port: number;
+  url: string;
+  /** Runs a command of bench/server.ts there; resolves with its result. */
+  call<T = unknown>(command: string, args?: unknown): Promise<T>;
+  /** Everything it printed. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string } | { ready: true; port: number };
+
+export async function startServer(spec: ServerSpec): Promise<ServerHandle> {
+  // BENCH_CPU_PROF=<dir>: each server writes a CPU profile there when it stops (to find out why).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const child: Child = startChild(process.execPath, [...profile, '--expose-gc', '--require', require.resolve('tsx/cjs'), SERVER_MAIN], {
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: { ...process.env, BENCH_SERVER: JSON.stringify(spec), NODE_ENV: 'development' },
+  });
+  const pending = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
+  let nextId = 1;
+  let onReady: (port: number) => void = () => {};
+  child.process.on('message', (reply: Reply) => {
+    if ('ready' in reply) return onReady(reply.port);
+    const waiter = pending.get(reply.id);
+    pending.delete(reply.id);
+    if (!waiter) return;
+    if (reply.ok) waiter.resolve(reply.result);
+    else waiter.reject(new Error(`${spec.name}: ${reply.error}`));
+  });
+  child.process.on('exit', (code, signal) => {
+    for (const waiter of pending.values()) waiter.reject(new Error(`${spec.name} exited (${code ?? signal}):\n${child.output()}`));
+    pending.clear();
+  });
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${spec.name} did not lift within ${LIFT_TIMEOUT_MS} ms:\n${child.output()}`)), LIFT_TIMEOUT_MS);
+    onReady = (readyPort) => { clearTimeout(timer); resolve(readyPort); };
+    child.process.once('exit', () => { clearTimeout(timer); reject(new Error(`${spec.name} exited while lifting:\n${child.output()}`)); });
+  }).catch(async (err) => { await child.stop(); throw err; });
+
+  return {
+    spec,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    call<T>(command: string, args?: unknown) {
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+        child.process.send({ id, command, args });
+      });
+    },
+    output: () => child.output(),
+    stop: () => child.stop(),
+  };
+}
