@@ -19,10 +19,6 @@ export class RoomsError extends Error {
   }
 }
 
-export function isRoomsError(value: unknown): value is RoomsError {
-  return value instanceof RoomsError;
-}
-
 /** A short, safe rendering of a value a caller passed, for error messages. */
 export function describeValue(value: unknown): string {
   try {
