@@ -20,7 +20,7 @@ const CLIENTS = 500;
 const ROOMS = 20;
 const SLICE = 1000;
 const CHUNK = 100;
-const REPETITIONS = 12;
+const REPETITIONS = 20;
 const WARMUP_REPETITIONS = 2;
 
 type Variant = 'raw' | 'stock' | 'oursCallback' | 'oursNoCallback';

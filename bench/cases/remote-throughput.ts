@@ -18,7 +18,7 @@ import { median } from '../support/stats';
 const CLIENTS = 100;
 const ROOMS = 100;
 const LEAVES = CLIENTS * ROOMS;
-const ROUNDS = 5;
+const ROUNDS = 7;
 const TIMEOUT_MS = 20_000;
 
 type Pair = [socketId: string, room: string];

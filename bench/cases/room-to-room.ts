@@ -6,6 +6,8 @@
  * - stock: sails-hook-sockets with @sailshq/socket.io-redis, until `dest` is empty on every
  *   server (its callback fires before the other servers acted).
  * Messages: PUBLISHes seen on that cluster's Redis during the call (heartbeats left out).
+ * Linearity: each server's time from its first member leaving to the last (adapter events), per
+ * member, from 10k to 50k members, against the same growth for raw socket.leave on those members.
  *
  * Members are simulated sockets (support/simulated-sockets.ts): 50,000 real websocket clients do
  * not fit the time budget on two cores. They run the same code path: the hook's membership code,
@@ -20,7 +22,7 @@ import type { Commands } from '../support/server-context';
 import { median } from '../support/stats';
 
 const SIZES = [1_000, 10_000, 50_000];
-const ROUNDS = 3;
+const ROUNDS = 5;
 const SOURCE = 'c4-source';
 const DEST = 'c4-dest';
 const PREFIX = 'c4-';
@@ -29,7 +31,39 @@ const TIMEOUT_MS = 30_000;
 const SETTLE_MS = 100;
 const PRESENCE = /"t":"(hello|up|beat|bye)"/;
 
+/** On each server: when the first member left DEST, and when DEST became empty. */
+let applying: { first?: number; empty?: number; stop(): void } | undefined;
+
 export const serverCommands: Commands = {
+  /** Times how long this server takes to apply the change to its own members (no network in it). */
+  timeApply: ({ nsp }) => {
+    applying?.stop();
+    const timing: NonNullable<typeof applying> = {
+      stop: () => { nsp.adapter.off('leave-room', onLeave); nsp.adapter.off('delete-room', onDelete); },
+    };
+    const onLeave = (room: string) => { if (room === DEST) timing.first ??= now(); };
+    const onDelete = (room: string) => { if (room === DEST) timing.empty = now(); };
+    nsp.adapter.on('leave-room', onLeave);
+    nsp.adapter.on('delete-room', onDelete);
+    applying = timing;
+  },
+  /** The physical cost on this server: raw socket.leave(DEST) for each member, timed. */
+  rawLeaveAll: ({ nsp }) => {
+    const members = [...(nsp.adapter.rooms.get(DEST) ?? [])].map((id) => nsp.sockets.get(id)!);
+    const start = now();
+    for (const socket of members) void socket.leave(DEST);
+    return now() - start;
+  },
+
+  appliedIn: () => {
+    const timing = applying!;
+    timing.stop();
+    applying = undefined;
+    if (timing.first === undefined || timing.empty === undefined) throw new Error(`${DEST} was not emptied here`);
+    return timing.empty - timing.first;
+  },
+
+
   roomToRoomOurs: ({ sails }) => new Promise((resolve, reject) => {
     const start = now();
     sails.sockets.removeRoomMembersFromRooms(SOURCE, [DEST], (err, result) => {
@@ -49,6 +83,7 @@ export const serverCommands: Commands = {
 async function simulateMembers(servers: ServerHandle[], members: number) {
   const perServer = Math.round(members / servers.length);
   await Promise.all(servers.map((server) => server.call('simulate', { prefix: PREFIX, count: perServer, rooms: [SOURCE, DEST] })));
+  await Promise.all(servers.map((server) => server.call('collectGarbage')));
   return perServer;
 }
 
@@ -68,16 +103,21 @@ export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
   const stock = [...ctx.stock, stockC];
   const oursMessages = await countMessages(ctx.redis.ours.url, PRESENCE);
   const stockMessages = await countMessages(ctx.redis.stock.url, PRESENCE);
-  const results = new Map<number, { ours: number[]; stock: number[]; oursMessages: number[]; stockMessages: number[]; perServer: number }>();
+  const results = new Map<number, { ours: number[]; stock: number[]; oursMessages: number[]; stockMessages: number[]; apply: number[]; raw: number[]; perServer: number }>();
   try {
     for (const size of SIZES) {
-      const result = { ours: [] as number[], stock: [] as number[], oursMessages: [] as number[], stockMessages: [] as number[], perServer: 0 };
+      const result = { ours: [] as number[], stock: [] as number[], oursMessages: [] as number[], stockMessages: [] as number[], apply: [] as number[], raw: [] as number[], perServer: 0 };
       results.set(size, result);
       for (let round = 0; round < ROUNDS; round++) {
         result.perServer = await simulateMembers(ours, size);
+        await Promise.all(ours.map((server) => server.call('timeApply')));
         oursMessages.reset();
         const { start, end } = await ours[0]!.call<{ start: number; end: number }>('roomToRoomOurs');
         await assertEmptied(ours);
+        result.apply.push(...await Promise.all(ours.map((server) => server.call<number>('appliedIn'))));
+        // The same members in DEST again, left with raw socket.leave: how the physical cost grows.
+        await simulateMembers(ours, size);
+        result.raw.push(...await Promise.all(ours.map((server) => server.call<number>('rawLeaveAll'))));
         await sleep(SETTLE_MS);
         result.ours.push(end - start);
         result.oursMessages.push(oursMessages.count);
@@ -108,7 +148,9 @@ export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
   const middle = results.get(SIZES.at(-2)!)!;
   rows.push(row(`4. Redis messages per call, ${label(SIZES.at(-1)!)} vs ${label(SIZES[0]!)} members (constant)`, 'messages', median(last.oursMessages), median(first.oursMessages), `ours at ${label(SIZES[0]!)} members`, { max: 1 }));
   rows.push(row(`4. Redis messages per call, ${label(SIZES.at(-1)!)} members`, 'messages', median(last.oursMessages), median(last.stockMessages), 'stock hook'));
-  const perMember = (r: typeof last) => (median(r.ours) * 1000) / r.perServer;
-  rows.push(row(`4. time per member per server, ${label(SIZES.at(-1)!)} vs ${label(SIZES.at(-2)!)} members (linear)`, 'µs', perMember(last), perMember(middle), `ours at ${label(SIZES.at(-2)!)} members`, { max: 1.2 }));
+  // Each server's own apply time, network left out (a Redis round trip hides the slope at 10k),
+  // against raw socket.leave on the same members: both grow as the members outgrow the CPU caches.
+  const growth = (times: (r: typeof last) => number[]) => (median(times(last)) / last.perServer) / (median(times(middle)) / middle.perServer);
+  rows.push(row(`4. growth of apply time per member on a server, ${label(SIZES.at(-2)!)} to ${label(SIZES.at(-1)!)} members (linear)`, 'x', growth((r) => r.apply), growth((r) => r.raw), 'raw socket.leave, same members', { max: 1.2 }));
   return rows;
 }
