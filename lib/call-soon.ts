@@ -9,6 +9,8 @@ class Failure {
 /** Callbacks due, with their outcomes: one process.nextTick calls a whole batch of them. */
 let dueCallbacks: RoomsCallback[] = [];
 let dueOutcomes: Array<RoomsResult | Failure> = [];
+/** Inside {@link callingBackAfter}: its end calls the batch, no tick is scheduled. */
+let holding = 0;
 
 function callDue(): void {
   const callbacks = dueCallbacks;
@@ -34,11 +36,34 @@ function callDue(): void {
 }
 
 /**
- * Calls a caller's `cb` soon: never synchronously, and out of any promise chain or Redis message
- * handler (an exception in it is the caller's, as in any Node callback API).
+ * Calls a caller's `cb` soon: never synchronously, and out of any promise chain (an exception in
+ * it is the caller's, as in any Node callback API, and never reaches a Redis client's handler).
  */
 export function callSoon(cb: RoomsCallback, err: RoomsError | null, result?: RoomsResult): void {
-  if (dueCallbacks.length === 0) process.nextTick(callDue);
+  if (dueCallbacks.length === 0 && holding === 0) process.nextTick(callDue);
   dueCallbacks.push(cb);
   dueOutcomes.push(err ? new Failure(err) : result!);
+}
+
+function rethrow(err: unknown): never {
+  throw err;
+}
+
+/**
+ * Runs `work` (e.g. handling a Redis message), then calls the callbacks it made due, without
+ * waiting for the next tick. A callback that throws does so from process.nextTick, as with callSoon.
+ */
+export function callingBackAfter(work: () => void): void {
+  holding++;
+  try {
+    work();
+  } finally {
+    if (--holding === 0 && dueCallbacks.length > 0) {
+      try {
+        callDue();
+      } catch (err) {
+        process.nextTick(rethrow, err);
+      }
+    }
+  }
 }

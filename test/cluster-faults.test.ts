@@ -63,7 +63,7 @@ describe('Redis faults', function () {
       b.child.process.kill('SIGSTOP');
       try {
         const pending = a.post('/rooms/room-to-rooms', { operation: 'add', sourceRoom: 'lobby', destRooms: 'hall' });
-        await waitFor(async () => (await redis.command<number>('PUBSUB', 'NUMSUB', 'socket.io-rooms#/#').then((r: any) => Number(r[1]))) > 0, 'subscribers');
+        await waitFor(async () => (await redis.command<number>('PUBSUB', 'NUMSUB', '{socket.io-rooms}#/#').then((r: any) => Number(r[1]))) > 0, 'subscribers');
         await redis.kill();
         const response = await pending;
         assert.equal(response.status, 503);

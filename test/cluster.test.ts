@@ -112,6 +112,38 @@ for (const { name, adapter, channels, start } of BACKENDS) {
         assert.deepEqual(left.body, { matched: 0, servers: 3, notFound: ['no-such-socket'] });
       });
 
+      it('sends a change to the one server known to hold the socket, and to every server once that is stale', async function () {
+        // Answers made of a timeout (5 s) could not come in time.
+        this.timeout(10_000);
+        const client = await connectRaw(b.url);
+        const socketId = await client.socketId();
+        let disconnected = false;
+        try {
+          // The first change asks every server; B's answer tells A where the socket is.
+          assertConfirmedByHolder((await a.post('/rooms/add-socket', { socketId, roomName: 'routed' })).body);
+          const watch = await watchRequests(redis.url, channels);
+          try {
+            const left = await a.post('/rooms/remove-socket', { socketId, roomName: 'routed' });
+            assert.deepEqual(left.body, { matched: 1, servers: 2, notFound: [] }, 'B alone was asked, and answered');
+            // A marker on the request channel after it: once the watcher sees it, it has seen everything before.
+            await a.post('/rooms/remove-socket', { socketId: 'marker', roomName: 'none' });
+            await waitFor(() => watch.requests.length > 0, 'the marker request');
+            assert.deepEqual(watch.requests.map((r) => r.kind), ['leave'], 'only the marker went to every server');
+          } finally {
+            await watch.close();
+          }
+
+          client.disconnect();
+          disconnected = true;
+          await waitFor(async () => (await (await fetch(`${b.url}/rooms/rooms-of?socketId=${socketId}`)).json() as { rooms: unknown }).rooms === null,
+            'B to see the socket gone');
+          const gone = await a.post('/rooms/remove-socket', { socketId, roomName: 'routed' });
+          assert.deepEqual(gone.body, { matched: 0, servers: 3, notFound: [socketId] });
+        } finally {
+          if (!disconnected) client.disconnect();
+        }
+      });
+
       it('leaves sockets on several servers in one call', async () => {
         await a.post('/rooms/add-socket', { socketId: idOnB, roomName: 'both' });
         await a.post('/rooms/add-socket', { socketId: idOnC, roomName: 'both' });
@@ -177,8 +209,8 @@ for (const { name, adapter, channels, start } of BACKENDS) {
           assert.deepEqual(added.body, { matched: 12, servers: 3, notFound: [] });
           // A marker after it: once the watcher sees the marker, it has seen everything before it.
           await a.post('/rooms/remove-socket', { socketId: 'marker', roomName: 'none' });
-          await waitFor(() => watch.requests.some((r) => r.request.change?.type === 'leave'), 'the marker request');
-          assert.deepEqual(watch.requests.map((r) => r.request.change?.type), ['addMembers', 'leave']);
+          await waitFor(() => watch.requests.some((r) => r.kind === 'leave'), 'the marker request');
+          assert.deepEqual(watch.requests.map((r) => r.kind), ['addMembers', 'leave']);
         } finally {
           await watch.close();
         }

@@ -18,7 +18,7 @@ import { activeResourceCounts, waitForResourcesBackTo, type ResourceCounts } fro
 
 const ROUNDS = 3;
 /** The hook's request channel for a `key` (its reply channels are `<this>#<server uid>#`). */
-const hookChannel = (key = 'socket.io') => `${key}-rooms#/#`;
+const hookChannel = (key = 'socket.io') => `{${key}-rooms}#/#`;
 /** The request channel of socket.io's Redis adapter for a `key`. */
 const adapterChannel = (key = 'socket.io') => `${key}-request#/#`;
 
@@ -81,7 +81,7 @@ describe('the Redis transport over lift and lower', function () {
     it(`after ${ROUNDS} rounds no Redis connection, subscription, server, socket or timer of ours is left`, async () => {
       await waitForResourcesBackTo(resourceBaseline);
       assert.equal(await connectionCount(redis), connectionBaseline, await redis.command<string>('CLIENT', 'LIST'));
-      assert.deepEqual(await activeChannels(redis, 'socket.io-rooms*'), []);
+      assert.deepEqual(await activeChannels(redis, '{socket.io-rooms}*'), []);
       assert.deepEqual(await activeChannels(redis), []);
       assert.equal(await patternCount(redis), 0);
     });
@@ -324,6 +324,7 @@ describe('the Redis transport over lift and lower', function () {
       assert.equal(await subscriberCount(redis, hookChannel(OTHER_KEY)), 1);
       assert.equal(await subscriberCount(redis, adapterChannel(OTHER_KEY)), 1);
       assert.deepEqual(await activeChannels(redis, 'socket.io*'), []);
+      assert.deepEqual(await activeChannels(redis, '{socket.io-*'), []);
     });
 
     it('servers with the same key change each other\'s sockets by ID, confirmed, and carry each other\'s broadcasts', async () => {

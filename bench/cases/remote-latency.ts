@@ -31,9 +31,19 @@ type Pair = [socketId: string, room: string];
 
 let closeFloor: (() => Promise<void>) | undefined;
 let pinger: Awaited<ReturnType<typeof startPinger>> | undefined;
-/** On B/B': when each (room, socket) left, on the shared clock. */
-const leftAt = new Map<string, number>();
+/**
+ * On B/B': each leave as (room, socket, when) on the shared clock. A push per leave: the recording
+ * runs inside the leave it times, so it should cost next to nothing.
+ */
+const leftLog: Array<string | number> = [];
 const leftWaiters = new Map<string, (at: number) => void>();
+
+function findLeave(room: string, id: string): number | undefined {
+  for (let i = leftLog.length - 3; i >= 0; i -= 3) {
+    if (leftLog[i] === room && leftLog[i + 1] === id) return leftLog[i + 2] as number;
+  }
+  return undefined;
+}
 let recording: ((room: string, id: string) => void) | undefined;
 
 export const serverCommands: Commands = {
@@ -49,24 +59,25 @@ export const serverCommands: Commands = {
   recordLeaves: ({ nsp }) => {
     if (recording) return;
     recording = (room, id) => {
-      const key = `${room}|${id}`;
       const at = now();
-      leftAt.set(key, at);
-      leftWaiters.get(key)?.(at);
+      leftLog.push(room, id, at);
+      if (leftWaiters.size > 0) leftWaiters.get(`${room}|${id}`)?.(at);
     };
     nsp.adapter.on('leave-room', recording);
   },
   stopRecordingLeaves: ({ nsp }) => {
     if (recording) nsp.adapter.off('leave-room', recording);
     recording = undefined;
-    const all = Object.fromEntries(leftAt);
-    leftAt.clear();
+    const all: Record<string, number> = {};
+    for (let i = 0; i < leftLog.length; i += 3) all[`${leftLog[i]}|${leftLog[i + 1]}`] = leftLog[i + 2] as number;
+    leftLog.length = 0;
     return all;
   },
   /** Resolves with when `id` left `room` here, as soon as it has. */
   leftAt: (_server, { id, room }: { id: string; room: string }) => {
     const key = `${room}|${id}`;
-    if (leftAt.has(key)) return leftAt.get(key);
+    const at = findLeave(room, id);
+    if (at !== undefined) return at;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { leftWaiters.delete(key); reject(new Error(`${id} did not leave ${room} within ${TIMEOUT_MS} ms`)); }, TIMEOUT_MS);
       leftWaiters.set(key, (at) => { clearTimeout(timer); leftWaiters.delete(key); resolve(at); });

@@ -1,7 +1,10 @@
 /**
- * Publishing with coalescing: the messages sent on one channel in the same tick leave in one
- * PUBLISH, as a JSON array of them (at most MAX_BATCH each). Many operations in flight then cost
- * a few Redis commands and a few wake-ups of each receiver, instead of one each.
+ * Publishing with coalescing. A message sent while none of this outbox's PUBLISH commands is on
+ * its way leaves at once. Otherwise it waits for the end of the tick (or of the PUBLISH from
+ * another server being handled) and leaves with the others sent on its channel meanwhile, in one
+ * PUBLISH, as a JSON array of them (at most MAX_BATCH each). One operation at a time then waits
+ * for nothing; many in flight cost a few Redis commands and a few wake-ups of each receiver,
+ * instead of one each.
  */
 
 /** Messages per PUBLISH at most: a receiver handles one PUBLISH in one go. */
@@ -23,56 +26,69 @@ function payloadOf(messages: string[]): string {
   return messages.length === 1 ? messages[0]! : `[${messages.join(',')}]`;
 }
 
-/** The messages of one PUBLISH, however many it carries; none if it is not JSON. */
-export function unpack<T>(payload: string): T[] {
-  try {
-    const parsed = JSON.parse(payload) as T | T[];
-    return Array.isArray(parsed) ? parsed : [parsed];
-  } catch {
-    return [];
-  }
+export interface Outbox {
+  /** Publishes a JSON message, at once or with the others sent on `channel` in this tick, in the order they were sent. */
+  send(channel: string, message: string, onSent?: Sent): void;
+  /**
+   * Runs `work` (e.g. handling a PUBLISH from another server), then publishes at once what it and
+   * the tick before it sent: replies need not wait for the tick to end.
+   */
+  sendingFrom(work: () => void): void;
 }
 
-function published(batch: Batch, sent: Promise<number>): void {
-  if (batch.onSent.length === 0) {
-    sent.catch(() => {});
-    return;
-  }
-  sent.then(
-    (receivers) => { for (const onSent of batch.onSent) onSent(null, receivers); },
-    (err: unknown) => { for (const onSent of batch.onSent) onSent(err); },
-  );
-}
-
-/**
- * `send(channel, message, onSent?)` queues a JSON message; queued messages leave together on the
- * next tick, in the order they were sent. A failed PUBLISH is reported to `onSent` only.
- */
-export function createOutbox(publish: Publish): (channel: string, message: string, onSent?: Sent) => void {
+/** A failed PUBLISH is reported to the `onSent` of its messages only. */
+export function createOutbox(publish: Publish): Outbox {
   const queued = new Map<string, Batch[]>();
+  let handling = 0;
+  /** PUBLISH commands Redis has not answered yet. */
+  let onTheirWay = 0;
+
+  const publishBatch = (channel: string, { messages, onSent }: Batch) => {
+    onTheirWay++;
+    let sent: Promise<number>;
+    try {
+      sent = publish(channel, payloadOf(messages));
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    sent.then(
+      (receivers) => {
+        onTheirWay--;
+        for (const told of onSent) told(null, receivers);
+      },
+      (err: unknown) => {
+        onTheirWay--;
+        for (const told of onSent) told(err);
+      },
+    );
+  };
 
   const flush = () => {
-    for (const [channel, batches] of queued) {
-      for (const batch of batches) {
-        let sent: Promise<number>;
-        try {
-          sent = publish(channel, payloadOf(batch.messages));
-        } catch (err) {
-          sent = Promise.reject(err);
-        }
-        published(batch, sent);
-      }
-    }
+    for (const [channel, batches] of queued) for (const batch of batches) publishBatch(channel, batch);
     queued.clear();
   };
 
-  return (channel, message, onSent) => {
-    if (queued.size === 0) process.nextTick(flush);
-    let batches = queued.get(channel);
-    if (!batches) queued.set(channel, batches = []);
-    let batch = batches[batches.length - 1];
-    if (!batch || batch.messages.length === MAX_BATCH) batches.push(batch = { messages: [], onSent: [] });
-    batch.messages.push(message);
-    if (onSent) batch.onSent.push(onSent);
+  return {
+    send(channel, message, onSent) {
+      if (queued.size === 0 && onTheirWay === 0 && handling === 0) {
+        publishBatch(channel, { messages: [message], onSent: onSent ? [onSent] : [] });
+        return;
+      }
+      if (queued.size === 0 && handling === 0) process.nextTick(flush);
+      let batches = queued.get(channel);
+      if (!batches) queued.set(channel, batches = []);
+      let batch = batches[batches.length - 1];
+      if (!batch || batch.messages.length === MAX_BATCH) batches.push(batch = { messages: [], onSent: [] });
+      batch.messages.push(message);
+      if (onSent) batch.onSent.push(onSent);
+    },
+    sendingFrom(work) {
+      handling++;
+      try {
+        work();
+      } finally {
+        if (--handling === 0) flush();
+      }
+    },
   };
 }

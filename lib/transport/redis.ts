@@ -3,44 +3,21 @@ import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Namespace, Server } from 'socket.io';
 import { maskUrl, type ResolvedRoomsConfig } from '../config';
 import type { Logger } from '../deliver';
+import { callingBackAfter } from '../call-soon';
 import { RoomsError } from '../errors';
-import { applyLocally, type MembershipChange } from '../membership';
-import { createOutbox, unpack, type Sent } from './outbox';
+import { applyLocally } from '../membership';
+import { createOutbox } from './outbox';
 import { PeerClocks } from './peer-clocks';
 import {
   closeClient, createClientsFromUrl, isReady, publish, removeListenerSafely, subscribe, withHandledPromises,
   type AnyRedisClient,
 } from './redis-clients';
+import { SocketRoutes } from './routes';
 import type { ClusterTransport, PeerAnswer } from './transport';
-
-/** What a server asks the others. */
-type ClusterRequest =
-  | { kind: 'change'; change: MembershipChange }
-  | { kind: 'roomsOf'; socketId: string }
-  | { kind: 'membersOf'; room: string };
-
-/** What a server answers to a request. */
-interface Reply {
-  matched: number;
-  foundIds: string[];
-  rooms?: string[] | null;
-  members?: string[];
-}
-
-/** What a message says (the sender is added when it is sent). */
-type Content =
-  /** `ttl`: the sender's timeout, past which it has given up on the request. */
-  | { t: 'request'; id: number; reply: boolean; ttl: number; request: ClusterRequest }
-  | { t: 'reply'; id: number; reply: Reply }
-  /** `hello`: (re)subscribed; `up`: saw its own hello, so requests reach it now; `beat`: still here; `bye`: lowering. */
-  | { t: 'hello' | 'up' | 'beat' | 'bye' };
-
-/**
- * The messages that cross Redis on the hook's own channels, as JSON. A PUBLISH carries one, or a
- * JSON array of those one server sent on that channel in the same tick (outbox.ts). `from` comes
- * first: Redis delivers a server's messages back to it, and it knows them by their first bytes.
- */
-type WireMessage = { from: string; sentAt: number } & Content;
+import {
+  encodePresence, encodeReply, encodeRequest, forEachMessage, presencePattern, sentBy,
+  type ClusterRequest, type Message, type Presence, type Reply, type SentReply,
+} from './wire';
 
 /** How a request ends: the replies of the servers concerned, or why there are none. */
 type Done = (err: RoomsError | null, replies?: Reply[]) => void;
@@ -48,16 +25,22 @@ type Done = (err: RoomsError | null, replies?: Reply[]) => void;
 interface PendingRequest {
   id: number;
   message: string;
+  /** Where it went: every server's request channel, or the inbox of the one server holding its sockets. */
+  channel: string;
   /** When it fails with E_TIMEOUT (performance.now()). */
   deadline: number;
-  /** Servers known to be up when it was sent: each must answer. Shared by the requests sent while they did not change. */
+  /**
+   * Servers that must answer: those known to be up when it was sent (one Set for the requests
+   * sent while they did not change), or the one it was sent to.
+   */
   awaited: Set<string>;
   /** Redis accepted it (PUBLISH answered). */
   published: boolean;
   /** Who answered, and what (a few servers: arrays cost less than a Map). */
   repliedBy: string[];
   replies: Reply[];
-  /** For join/leave by ID and socket look-ups: done as soon as none of these is missing. */
+  /** For join/leave by ID and socket look-ups: the IDs it names, and those no server said it holds yet (done when none is). */
+  wantedIds: string[] | undefined;
   missingIds: Set<string> | undefined;
   done: Done;
 }
@@ -121,17 +104,21 @@ async function awaitUserClients(clients: AnyRedisClient[], timeoutMs: number) {
 }
 
 /** Answers a request from another server, from this server's sockets. */
-function answer(nsp: Namespace, request: ClusterRequest): Reply {
+function answer(nsp: Namespace, request: ClusterRequest): SentReply {
   switch (request.kind) {
-    case 'change':
-      return applyLocally(nsp, request.change);
+    case 'change': {
+      const { change } = request;
+      const { matched, foundIds } = applyLocally(nsp, change);
+      const askedIds = change.type === 'join' || change.type === 'leave' ? change.socketIds : [];
+      return { matched, foundIds: foundIds.length === askedIds.length ? 'all' : foundIds };
+    }
     case 'roomsOf': {
       const socket = nsp.sockets.get(request.socketId);
-      if (!socket) return { matched: 0, foundIds: [], rooms: null };
-      return { matched: 1, foundIds: [socket.id], rooms: [...socket.rooms].filter((room) => room !== socket.id) };
+      if (!socket) return { matched: 0, foundIds: [], names: null };
+      return { matched: 1, foundIds: 'all', names: [...socket.rooms].filter((room) => room !== socket.id) };
     }
     case 'membersOf':
-      return { matched: 0, foundIds: [], members: [...(nsp.adapter.rooms.get(request.room) ?? [])] };
+      return { matched: 0, foundIds: [], names: [...(nsp.adapter.rooms.get(request.room) ?? [])] };
   }
 }
 
@@ -168,24 +155,25 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
 
   const nsp = io.of('/');
   const uid = randomUUID();
-  const requestChannel = `${config.key}-rooms#/#`;
-  const replyChannel = (server: string) => `${config.key}-rooms#/#${server}#`;
+  // One hash tag in every channel of the hook: on a Redis Cluster they share a slot, so a server's
+  // messages reach another in the order they were sent, whichever channel each took.
+  const requestChannel = `{${config.key}-rooms}#/#`;
+  const inboxOf = (server: string) => `${requestChannel}${server}#`;
   const peers = new Map<string, number>();
   const pending = new Map<number, PendingRequest>();
+  const routes = new SocketRoutes();
   let nextId = 1;
   let closed = false;
 
-  const encode = (content: Content) => JSON.stringify({ from: uid, sentAt: Date.now(), ...content });
   const outbox = createOutbox((channel, payload) => publish(pub, channel, payload, sharded));
-  /** Publishes a message (or one already encoded) with the others sent on `channel` in this tick. */
-  const send = (channel: string, message: Content | string, onSent?: Sent) =>
-    outbox(channel, typeof message === 'string' ? message : encode(message), onSent);
+  /** Publishes an encoded message with the others sent on `channel` in this tick. */
+  const { send } = outbox;
+  const announce = (presence: Presence) => send(requestChannel, encodePresence(uid, presence));
   /** {@link send}, resolving with the number of subscribers that received it. */
-  const sent = (channel: string, message: Content | string) => new Promise<number>((resolve, reject) => {
+  const sent = (channel: string, message: string) => new Promise<number>((resolve, reject) => {
     send(channel, message, (err, receivers) => (err ? reject(err) : resolve(receivers!)));
   });
-  const ownMessage = `{"from":"${uid}"`;
-  const ownBatch = `[${ownMessage}`;
+  const ownHello = presencePattern(uid, 'hello');
 
   /** The servers known to be up, one Set for every request sent while they do not change. */
   let livePeerSet: Set<string> | undefined;
@@ -234,70 +222,96 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     if (entry.missingIds?.size === 0) return settle(entry, null);
     if (!entry.published) return;
     for (const peer of entry.awaited) if (!entry.repliedBy.includes(peer)) return;
+    if (entry.channel !== requestChannel) return askEveryone(entry);
     settle(entry, null);
+  };
+
+  const publishRequest = (entry: PendingRequest) => {
+    send(entry.channel, entry.message, (err) => {
+      if (err) return settle(entry, notPublished(err));
+      entry.published = true;
+      checkDone(entry);
+    });
+  };
+
+  /** A request sent on a stale route: the others may hold what its server did not. */
+  const askEveryone = (entry: PendingRequest) => {
+    routes.forget(entry.missingIds!);
+    entry.channel = requestChannel;
+    entry.awaited = livePeers();
+    entry.published = false;
+    publishRequest(entry);
   };
 
   const failPending = (err: RoomsError) => {
     for (const entry of [...pending.values()]) settle(entry, err);
   };
 
-  const onPresence = (from: string, type: 'hello' | 'up' | 'beat' | 'bye') => {
+  const onPresence = (from: string, type: Presence) => {
     if (type === 'bye') {
       forget(from);
       for (const entry of pending.values()) { entry.awaited.delete(from); checkDone(entry); }
       return;
     }
     heardFrom(from);
-    if (type === 'hello') send(requestChannel, { t: 'beat' });
+    if (type === 'hello') announce('beat');
     if (type === 'up') {
       // It (re)subscribed: requests it may have missed meanwhile are sent again (changes are idempotent).
       for (const entry of pending.values()) {
-        if (entry.awaited.has(from) && !entry.repliedBy.includes(from)) send(requestChannel, entry.message);
+        if (entry.awaited.has(from) && !entry.repliedBy.includes(from)) send(entry.channel, entry.message);
       }
     }
   };
 
-  const onRequest = (message: WireMessage) => {
-    // Messages held up (a stalled Redis, commands replayed after a reconnect) show their age.
-    const delay = clocks.delayOf(message.from, message.sentAt);
-    // Its sender gave up on it (E_TIMEOUT): applied now, it could undo changes confirmed since.
-    if (message.t === 'request' && delay > message.ttl) return;
-    if (message.t === 'request') {
-      heardFrom(message.from);
-      const reply = answer(nsp, message.request);
-      if (message.reply) send(replyChannel(message.from), { t: 'reply', id: message.id, reply });
-      return;
-    }
-    if (message.t !== 'reply') onPresence(message.from, message.t);
-  };
+  type MessageOf<T extends Message['t']> = Extract<Message, { t: T }>;
 
-  const onRequestChannel = (raw: string) => {
-    if (raw.startsWith(ownMessage) || raw.startsWith(ownBatch)) {
-      // Our own hello came back: our subscription works, so tell the others to resend.
-      if (raw.includes('"t":"hello"')) send(requestChannel, { t: 'up' });
-      return;
-    }
-    for (const message of unpack<WireMessage>(raw)) onRequest(message);
-  };
-
-  const onReply = (message: WireMessage) => {
-    if (message.t !== 'reply') return;
+  const onRequest = (message: MessageOf<'request'>) => {
     heardFrom(message.from);
-    const entry = pending.get(message.id);
-    if (!entry || entry.repliedBy.includes(message.from)) return;
-    entry.repliedBy.push(message.from);
-    entry.replies.push(message.reply);
-    for (const id of message.reply.foundIds) entry.missingIds?.delete(id);
+    const reply = answer(nsp, message.request);
+    if (message.reply) send(inboxOf(message.from), encodeReply(uid, message.id, reply));
+  };
+
+  const onReply = ({ from, id, reply }: MessageOf<'reply'>) => {
+    const entry = pending.get(id);
+    if (!entry || entry.repliedBy.includes(from)) return;
+    const foundIds = reply.foundIds === 'all' ? entry.wantedIds ?? [] : reply.foundIds;
+    entry.repliedBy.push(from);
+    entry.replies.push({ matched: reply.matched, foundIds, names: reply.names });
+    // A directed request's answer tells nothing new about where its sockets are.
+    if (entry.channel === requestChannel) routes.learn(from, foundIds);
+    for (const found of foundIds) entry.missingIds?.delete(found);
     checkDone(entry);
   };
 
-  const onReplyChannel = (raw: string) => {
-    for (const message of unpack<WireMessage>(raw)) onReply(message);
+  /** A message from another server, on the request channel or in this server's inbox. */
+  const onMessage = (message: Message) => {
+    if (message.t === 'reply') return onReply(message);
+    // Messages held up (a stalled Redis, commands replayed after a reconnect) show their age.
+    const delay = clocks.delayOf(message.from, message.sentAt);
+    if (message.t !== 'request') return onPresence(message.from, message.t);
+    // Its sender gave up on it (E_TIMEOUT): applied now, it could undo changes confirmed since.
+    if (delay <= message.ttl) onRequest(message);
   };
+
+  const onRequestChannel = (raw: string) => {
+    // Redis delivers this server's own messages back to it.
+    if (sentBy(raw, uid)) {
+      // Our own hello came back: our subscription works, so tell the others to resend.
+      if (ownHello.test(raw)) announce('up');
+      return;
+    }
+    handlePublish(raw);
+  };
+
+  /**
+   * Handles one PUBLISH from another server: the messages it makes this server send leave at
+   * its end, then the callbacks of the operations it completed are called.
+   */
+  const handlePublish = (raw: string) => callingBackAfter(() => outbox.sendingFrom(() => forEachMessage(raw, onMessage)));
 
   const unsubscribers = [
     await subscribe(sub, requestChannel, onRequestChannel, sharded),
-    await subscribe(sub, replyChannel(uid), onReplyChannel, sharded),
+    await subscribe(sub, inboxOf(uid), handlePublish, sharded),
   ];
 
   /** On either client's 'ready': once both are back, announce this server (which comes back first varies). */
@@ -307,12 +321,12 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     // get a full expiry period to be heard again before they are taken for gone.
     const now = Date.now();
     for (const peer of peers.keys()) peers.set(peer, now);
-    send(requestChannel, { t: 'hello' });
+    announce('hello');
   };
 
   /** Says hello and waits (briefly) for the servers already up to answer, so the first operations await them. */
   async function discoverPeers() {
-    const receivers = await sent(requestChannel, { t: 'hello' });
+    const receivers = await sent(requestChannel, encodePresence(uid, 'hello'));
     const others = receivers - 1;
     const deadline = Date.now() + Math.min(config.timeout, DISCOVERY_MS);
     // Other subscribers of the channel (e.g. a monitoring tool) never answer: the deadline bounds the wait.
@@ -329,7 +343,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   sub.on('error', onSubLost);
   await discoverPeers();
   const heartbeat = setInterval(() => {
-    if (isReady(pub)) send(requestChannel, { t: 'beat' });
+    if (isReady(pub)) announce('beat');
   }, HEARTBEAT_MS);
   heartbeat.unref();
 
@@ -353,39 +367,44 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     }
     const reply = config.confirm === 'cluster' || request.kind !== 'change';
     const id = nextId++;
-    const message = encode({ t: 'request', id, reply, ttl: config.timeout, request });
-    if (!reply) return send(requestChannel, message, (err) => done(err ? notPublished(err) : null, []));
+    const message = encodeRequest(uid, id, reply, config.timeout, request);
+    const live = livePeers();
+    const holder = wantedIds && routes.holderOf(wantedIds);
+    const directed = holder !== undefined && live.has(holder);
+    const channel = directed ? inboxOf(holder) : requestChannel;
+    if (!reply) return send(channel, message, (err) => done(err ? notPublished(err) : null, []));
 
     const entry: PendingRequest = {
       id,
       message,
+      channel,
       deadline: performance.now() + config.timeout,
-      awaited: livePeers(),
+      awaited: directed ? new Set([holder]) : live,
       published: false,
       repliedBy: [],
       replies: [],
+      wantedIds,
       missingIds: wantedIds && new Set(wantedIds),
       done,
     };
     pending.set(id, entry);
     scheduleExpiry();
-    send(requestChannel, message, (err) => {
-      if (err) return settle(entry, notPublished(err));
-      entry.published = true;
-      checkDone(entry);
-    });
+    publishRequest(entry);
   }
 
   const asked = (request: ClusterRequest, wantedIds?: string[]) => new Promise<Reply[]>((resolve, reject) => {
     ask(request, wantedIds, (err, replies) => (err ? reject(err) : resolve(replies!)));
   });
 
-  const sum = (replies: Reply[]): PeerAnswer => ({
-    servers: replies.length,
-    matched: replies.reduce((total, r) => total + r.matched, 0),
-    foundIds: replies.flatMap((r) => r.foundIds),
-    confirmed: config.confirm === 'cluster',
-  });
+  const sum = (replies: Reply[]): PeerAnswer => {
+    let matched = 0;
+    const foundIds: string[] = [];
+    for (const reply of replies) {
+      matched += reply.matched;
+      for (const id of reply.foundIds) foundIds.push(id);
+    }
+    return { servers: replies.length, matched, foundIds, confirmed: config.confirm === 'cluster' };
+  };
 
   return {
     clustered: true,
@@ -395,11 +414,11 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     },
     async roomsOfRemoteSocket(socketId) {
       const replies = await asked({ kind: 'roomsOf', socketId }, [socketId]);
-      return replies.find((r) => r.rooms)?.rooms ?? null;
+      return replies.find((r) => r.names)?.names ?? null;
     },
     async remoteMembersOf(room) {
       const replies = await asked({ kind: 'membersOf', room });
-      return replies.flatMap((r) => r.members ?? []);
+      return replies.flatMap((r) => r.names ?? []);
     },
     async close() {
       if (closed) return;
@@ -410,7 +429,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
       removeListenerSafely(pub, 'ready', sayHello);
       removeListenerSafely(sub, 'ready', sayHello);
       removeListenerSafely(sub, 'error', onSubLost);
-      if (isReady(pub)) await sent(requestChannel, { t: 'bye' }).catch(() => {});
+      if (isReady(pub)) await sent(requestChannel, encodePresence(uid, 'bye')).catch(() => {});
       if (ownsClients) {
         // The 'error' listeners stay: a late socket error must not crash the process.
         await Promise.all([closeClient(pub), closeClient(sub)]);
