@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
   encodePresence, encodeReply, encodeRequest, forEachMessage, presencePattern, sentBy,
   type ClusterRequest, type Message,
@@ -6,9 +7,10 @@ import {
 
 const SERVER = '0b6f6c1e-3d0f-4b8e-9a43-6f1f0c2d7e55';
 
+/** The messages of a payload, after the trip through Redis: UTF-8 bytes and back. */
 function messagesOf(payload: string): Message[] {
   const messages: Message[] = [];
-  forEachMessage(payload, (message) => messages.push(message));
+  forEachMessage(Buffer.from(payload, 'utf8').toString('utf8'), (message) => messages.push(message));
   return messages;
 }
 
@@ -41,6 +43,20 @@ describe('the messages servers exchange on Redis', () => {
     }
     const [unanswered] = messagesOf(encodeRequest(SERVER, 8, false, 100, REQUESTS[0]!));
     assert.ok(unanswered?.t === 'request' && unanswered.reply === false);
+  });
+
+  it('carry any string as a room name or socket ID, unchanged (property)', () => {
+    // 'binary' strings hold any UTF-16 code unit: control characters, quotes, lone surrogates.
+    const names = fc.array(fc.string({ unit: 'binary', maxLength: 30 }), { minLength: 1, maxLength: 5 });
+    fc.assert(fc.property(names, names, (socketIds, rooms) => {
+      const request: ClusterRequest = { kind: 'change', change: { type: 'join', socketIds, rooms } };
+      const [message] = messagesOf(encodeRequest(SERVER, 1, true, 5000, request));
+      assert.ok(message?.t === 'request');
+      assert.deepEqual(message.request, request);
+      const [reply] = messagesOf(encodeReply(SERVER, 1, { matched: socketIds.length, foundIds: socketIds, names: rooms }));
+      assert.ok(reply?.t === 'reply');
+      assert.deepEqual(reply.reply, { matched: socketIds.length, foundIds: socketIds, names: rooms });
+    }), { numRuns: 500 });
   });
 
   it('carry replies: every named socket found, some of them, and the names of a query', () => {

@@ -16,6 +16,7 @@ export type Sent = (err: unknown, receivers?: number) => void;
 type Publish = (channel: string, payload: string) => Promise<number>;
 
 interface Batch {
+  channel: string;
   messages: string[];
   /** Not one per message: only the senders that want to know. */
   onSent: Sent[];
@@ -38,12 +39,14 @@ export interface Outbox {
 
 /** A failed PUBLISH is reported to the `onSent` of its messages only. */
 export function createOutbox(publish: Publish): Outbox {
-  const queued = new Map<string, Batch[]>();
+  /** Batches waiting, in the order they were opened; each channel's last one takes its next messages. */
+  const queued: Batch[] = [];
+  const openBatchOf = new Map<string, Batch>();
   let handling = 0;
   /** PUBLISH commands Redis has not answered yet. */
   let onTheirWay = 0;
 
-  const publishBatch = (channel: string, { messages, onSent }: Batch) => {
+  const publishBatch = ({ channel, messages, onSent }: Batch) => {
     onTheirWay++;
     let sent: Promise<number>;
     try {
@@ -64,21 +67,26 @@ export function createOutbox(publish: Publish): Outbox {
   };
 
   const flush = () => {
-    for (const [channel, batches] of queued) for (const batch of batches) publishBatch(channel, batch);
-    queued.clear();
+    for (const batch of queued) publishBatch(batch);
+    queued.length = 0;
+    openBatchOf.clear();
   };
 
   return {
     send(channel, message, onSent) {
-      if (queued.size === 0 && onTheirWay === 0 && handling === 0) {
-        publishBatch(channel, { messages: [message], onSent: onSent ? [onSent] : [] });
-        return;
+      if (queued.length === 0) {
+        if (onTheirWay === 0 && handling === 0) {
+          publishBatch({ channel, messages: [message], onSent: onSent ? [onSent] : [] });
+          return;
+        }
+        if (handling === 0) process.nextTick(flush);
       }
-      if (queued.size === 0 && handling === 0) process.nextTick(flush);
-      let batches = queued.get(channel);
-      if (!batches) queued.set(channel, batches = []);
-      let batch = batches[batches.length - 1];
-      if (!batch || batch.messages.length === MAX_BATCH) batches.push(batch = { messages: [], onSent: [] });
+      let batch = openBatchOf.get(channel);
+      if (!batch || batch.messages.length === MAX_BATCH) {
+        batch = { channel, messages: [], onSent: [] };
+        queued.push(batch);
+        openBatchOf.set(channel, batch);
+      }
       batch.messages.push(message);
       if (onSent) batch.onSent.push(onSent);
     },

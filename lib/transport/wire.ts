@@ -44,28 +44,43 @@ export type Message = Envelope & (
   | { t: Presence }
 );
 
-// Encoded by hand around JSON.stringify of the names and IDs: the sender is a UUID, the rest are
-// numbers and the hook's own words, none of which needs escaping.
-const json = JSON.stringify;
+// Encoded by hand: the sender is a UUID, the rest are numbers, the hook's own words, and names
+// and IDs, quoted below.
+
+/** What JSON escapes in a string: control characters, quote, backslash, surrogates (lone ones are escaped; pairs are left to JSON.stringify too). */
+const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
+
+/** A string as JSON. Names and IDs rarely need escaping, and a test costs a tenth of JSON.stringify. */
+function quote(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
+}
+
+function quoteAll(values: readonly string[]): string {
+  if (values.length === 1) return `[${quote(values[0]!)}]`;
+  let json = '[';
+  for (let i = 0; i < values.length; i++) json += i === 0 ? quote(values[i]!) : `,${quote(values[i]!)}`;
+  return `${json}]`;
+}
+
 const flag = (value: boolean) => (value ? 1 : 0);
 
 function requestArguments(request: ClusterRequest): string {
   switch (request.kind) {
     case 'roomsOf':
-      return `"roomsOf",${json(request.socketId)}`;
+      return `"roomsOf",${quote(request.socketId)}`;
     case 'membersOf':
-      return `"membersOf",${json(request.room)}`;
+      return `"membersOf",${quote(request.room)}`;
   }
   const { change } = request;
   switch (change.type) {
     case 'join':
     case 'leave':
-      return `"${change.type}",${json(change.socketIds)},${json(change.rooms)}`;
+      return `"${change.type}",${quoteAll(change.socketIds)},${quoteAll(change.rooms)}`;
     case 'addMembers':
     case 'removeMembers':
-      return `"${change.type}",${json(change.sourceRoom)},${json(change.rooms)}`;
+      return `"${change.type}",${quote(change.sourceRoom)},${quoteAll(change.rooms)}`;
     case 'leaveAll':
-      return `"leaveAll",${json(change.sourceRoom)},${flag(change.includeSocketRooms)},${flag(change.includeSourceRoom)}`;
+      return `"leaveAll",${quote(change.sourceRoom)},${flag(change.includeSocketRooms)},${flag(change.includeSourceRoom)}`;
   }
 }
 
@@ -74,8 +89,9 @@ export function encodeRequest(from: string, id: number, reply: boolean, ttl: num
 }
 
 export function encodeReply(from: string, id: number, { matched, foundIds, names }: SentReply): string {
-  const head = `["${from}",${Date.now()},"r",${id},${matched},${foundIds === 'all' ? '"all"' : json(foundIds)}`;
-  return names === undefined ? `${head}]` : `${head},${json(names)}]`;
+  const head = `["${from}",${Date.now()},"r",${id},${matched},${foundIds === 'all' ? '"all"' : quoteAll(foundIds)}`;
+  if (names === undefined) return `${head}]`;
+  return `${head},${names === null ? 'null' : quoteAll(names)}]`;
 }
 
 export function encodePresence(from: string, presence: Presence): string {
