@@ -50,13 +50,13 @@ function rethrow(err: unknown): never {
 }
 
 /**
- * Runs `work` (e.g. handling a Redis message), then calls the callbacks it made due, without
+ * Runs `work(arg)` (e.g. handling a Redis message), then calls the callbacks it made due, without
  * waiting for the next tick. A callback that throws does so from process.nextTick, as with callSoon.
  */
-export function callingBackAfter(work: () => void): void {
+export function callingBackAfter<T>(work: (arg: T) => void, arg: T): void {
   holding++;
   try {
-    work();
+    work(arg);
   } finally {
     if (--holding === 0 && dueCallbacks.length > 0) {
       try {

@@ -31,20 +31,20 @@ export interface Outbox {
   /** Publishes a JSON message, at once or with the others sent on `channel` in this tick, in the order they were sent. */
   send(channel: string, message: string, onSent?: Sent): void;
   /**
-   * Runs `work` (e.g. handling a PUBLISH from another server), then publishes at once what it and
-   * the tick before it sent: replies need not wait for the tick to end.
+   * Runs `work(arg)` (e.g. handling a PUBLISH from another server), then publishes at once what
+   * it and the tick before it queued: replies need not wait for the tick to end.
    */
-  sendingFrom(work: () => void): void;
+  sendingFrom<T>(work: (arg: T) => void, arg: T): void;
 }
 
 /** A failed PUBLISH is reported to the `onSent` of its messages only. */
 export function createOutbox(publish: Publish): Outbox {
-  /** Batches waiting, in the order they were opened; each channel's last one takes its next messages. */
-  const queued: Batch[] = [];
-  const openBatchOf = new Map<string, Batch>();
+  /** Batches waiting, in the order they were opened; a channel's last one takes its next messages. */
+  let queued: Batch[] = [];
   let handling = 0;
   /** PUBLISH commands Redis has not answered yet. */
   let onTheirWay = 0;
+  const answered = () => { onTheirWay--; };
 
   const publishBatch = ({ channel, messages, onSent }: Batch) => {
     onTheirWay++;
@@ -53,6 +53,10 @@ export function createOutbox(publish: Publish): Outbox {
       sent = publish(channel, payloadOf(messages));
     } catch (err) {
       sent = Promise.reject(err);
+    }
+    if (onSent.length === 0) {
+      sent.then(answered, answered);
+      return;
     }
     sent.then(
       (receivers) => {
@@ -67,35 +71,43 @@ export function createOutbox(publish: Publish): Outbox {
   };
 
   const flush = () => {
-    for (const batch of queued) publishBatch(batch);
-    queued.length = 0;
-    openBatchOf.clear();
+    const batches = queued;
+    queued = [];
+    for (const batch of batches) publishBatch(batch);
+  };
+
+  /** The batch `channel` adds to: a few channels wait at a time, the last one most often. */
+  const openBatchOf = (channel: string): Batch => {
+    for (let i = queued.length - 1; i >= 0; i--) {
+      const batch = queued[i]!;
+      if (batch.channel !== channel) continue;
+      if (batch.messages.length < MAX_BATCH) return batch;
+      break;
+    }
+    const batch: Batch = { channel, messages: [], onSent: [] };
+    queued.push(batch);
+    return batch;
   };
 
   return {
     send(channel, message, onSent) {
       if (queued.length === 0) {
-        if (onTheirWay === 0 && handling === 0) {
+        if (onTheirWay === 0) {
           publishBatch({ channel, messages: [message], onSent: onSent ? [onSent] : [] });
           return;
         }
         if (handling === 0) process.nextTick(flush);
       }
-      let batch = openBatchOf.get(channel);
-      if (!batch || batch.messages.length === MAX_BATCH) {
-        batch = { channel, messages: [], onSent: [] };
-        queued.push(batch);
-        openBatchOf.set(channel, batch);
-      }
+      const batch = openBatchOf(channel);
       batch.messages.push(message);
       if (onSent) batch.onSent.push(onSent);
     },
-    sendingFrom(work) {
+    sendingFrom(work, arg) {
       handling++;
       try {
-        work();
+        work(arg);
       } finally {
-        if (--handling === 0) flush();
+        if (--handling === 0 && queued.length > 0) flush();
       }
     },
   };

@@ -178,9 +178,9 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   /** The servers known to be up, one Set for every request sent while they do not change. */
   let livePeerSet: Set<string> | undefined;
   const clocks = new PeerClocks();
-  const heardFrom = (peer: string) => {
+  const heardFrom = (peer: string, now: number) => {
     if (!peers.has(peer)) livePeerSet = undefined;
-    peers.set(peer, Date.now());
+    peers.set(peer, now);
   };
   const forget = (peer: string) => {
     peers.delete(peer);
@@ -247,13 +247,13 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     for (const entry of [...pending.values()]) settle(entry, err);
   };
 
-  const onPresence = (from: string, type: Presence) => {
+  const onPresence = (from: string, type: Presence, now: number) => {
     if (type === 'bye') {
       forget(from);
       for (const entry of pending.values()) { entry.awaited.delete(from); checkDone(entry); }
       return;
     }
-    heardFrom(from);
+    heardFrom(from, now);
     if (type === 'hello') announce('beat');
     if (type === 'up') {
       // It (re)subscribed: requests it may have missed meanwhile are sent again (changes are idempotent).
@@ -266,7 +266,6 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   type MessageOf<T extends Message['t']> = Extract<Message, { t: T }>;
 
   const onRequest = (message: MessageOf<'request'>) => {
-    heardFrom(message.from);
     const reply = answer(nsp, message.request);
     if (message.reply) send(inboxOf(message.from), encodeReply(uid, message.id, reply));
   };
@@ -286,11 +285,14 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   /** A message from another server, on the request channel or in this server's inbox. */
   const onMessage = (message: Message) => {
     if (message.t === 'reply') return onReply(message);
+    const now = Date.now();
     // Messages held up (a stalled Redis, commands replayed after a reconnect) show their age.
-    const delay = clocks.delayOf(message.from, message.sentAt);
-    if (message.t !== 'request') return onPresence(message.from, message.t);
+    const delay = clocks.delayOf(message.from, message.sentAt, now);
+    if (message.t !== 'request') return onPresence(message.from, message.t, now);
     // Its sender gave up on it (E_TIMEOUT): applied now, it could undo changes confirmed since.
-    if (delay <= message.ttl) onRequest(message);
+    if (delay > message.ttl) return;
+    heardFrom(message.from, now);
+    onRequest(message);
   };
 
   const onRequestChannel = (raw: string) => {
@@ -307,7 +309,9 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
    * Handles one PUBLISH from another server: the messages it makes this server send leave at
    * its end, then the callbacks of the operations it completed are called.
    */
-  const handlePublish = (raw: string) => callingBackAfter(() => outbox.sendingFrom(() => forEachMessage(raw, onMessage)));
+  const readMessages = (raw: string) => forEachMessage(raw, onMessage);
+  const readMessagesThenSend = (raw: string) => outbox.sendingFrom(readMessages, raw);
+  const handlePublish = (raw: string) => callingBackAfter(readMessagesThenSend, raw);
 
   const unsubscribers = [
     await subscribe(sub, requestChannel, onRequestChannel, sharded),
