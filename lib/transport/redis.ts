@@ -187,6 +187,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     clocks.forget(peer);
     livePeerSet = undefined;
   };
+  const isLive = (peer: string) => Date.now() - (peers.get(peer) ?? -Infinity) <= PEER_EXPIRY_MS;
   const livePeers = () => {
     const now = Date.now();
     for (const [peer, seen] of peers) if (now - seen > PEER_EXPIRY_MS) forget(peer);
@@ -372,9 +373,8 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     const reply = config.confirm === 'cluster' || request.kind !== 'change';
     const id = nextId++;
     const message = encodeRequest(uid, id, reply, config.timeout, request);
-    const live = livePeers();
     const holder = wantedIds && routes.holderOf(wantedIds);
-    const directed = holder !== undefined && live.has(holder);
+    const directed = holder !== undefined && isLive(holder);
     const channel = directed ? inboxOf(holder) : requestChannel;
     if (!reply) return send(channel, message, (err) => done(err ? notPublished(err) : null, []));
 
@@ -383,7 +383,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
       message,
       channel,
       deadline: performance.now() + config.timeout,
-      awaited: directed ? new Set([holder]) : live,
+      awaited: directed ? new Set([holder]) : livePeers(),
       published: false,
       repliedBy: [],
       replies: [],
