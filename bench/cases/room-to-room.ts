@@ -29,7 +29,8 @@ const PREFIX = 'c4-';
 const TIMEOUT_MS = 30_000;
 /** Replies still on their way when the caller was told: counted too. */
 const SETTLE_MS = 100;
-const PRESENCE = /"t":"(hello|up|beat|bye)"/;
+// A presence message, as lib/transport/wire.ts encodes it: [from, sentAt, "beat"].
+const PRESENCE = /^\["[^"]+",\d+,"(hello|up|beat|bye)"\]$/;
 
 /** On each server: when the first member left DEST, and when DEST became empty. */
 let applying: { first?: number; empty?: number; stop(): void } | undefined;
