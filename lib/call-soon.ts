@@ -1,36 +1,29 @@
 import type { RoomsError } from './errors';
 import type { RoomsCallback, RoomsResult } from './types';
 
-/** An error waiting for its callback (a result waits as it is). */
-class Failure {
-  constructor(readonly err: RoomsError) {}
-}
-
-/** Callbacks due, with their outcomes: one process.nextTick calls a whole batch of them. */
-let dueCallbacks: RoomsCallback[] = [];
-let dueOutcomes: Array<RoomsResult | Failure> = [];
+/** Callbacks due, each followed by its error and its result: one process.nextTick calls a whole batch of them. */
+let due: Array<RoomsCallback | RoomsError | RoomsResult | null | undefined> = [];
 /** Inside {@link callingBackAfter}: its end calls the batch, no tick is scheduled. */
 let holding = 0;
 
 function callDue(): void {
-  const callbacks = dueCallbacks;
-  const outcomes = dueOutcomes;
-  dueCallbacks = [];
-  dueOutcomes = [];
+  const batch = due;
+  due = [];
   let next = 0;
   try {
-    while (next < callbacks.length) {
-      const outcome = outcomes[next]!;
-      const cb = callbacks[next++]!;
-      if (outcome instanceof Failure) cb(outcome.err);
-      else cb(null, outcome);
+    while (next < batch.length) {
+      const cb = batch[next] as RoomsCallback;
+      const err = batch[next + 1] as RoomsError | null;
+      const result = batch[next + 2] as RoomsResult;
+      next += 3;
+      if (err) cb(err);
+      else cb(null, result);
     }
   } finally {
     // A callback threw: that surfaces as from process.nextTick, and the rest still run, next tick.
-    if (next < callbacks.length) {
-      if (dueCallbacks.length === 0) process.nextTick(callDue);
-      dueCallbacks = callbacks.slice(next).concat(dueCallbacks);
-      dueOutcomes = outcomes.slice(next).concat(dueOutcomes);
+    if (next < batch.length) {
+      if (due.length === 0) process.nextTick(callDue);
+      due = batch.slice(next).concat(due);
     }
   }
 }
@@ -40,9 +33,8 @@ function callDue(): void {
  * it is the caller's, as in any Node callback API, and never reaches a Redis client's handler).
  */
 export function callSoon(cb: RoomsCallback, err: RoomsError | null, result?: RoomsResult): void {
-  if (dueCallbacks.length === 0 && holding === 0) process.nextTick(callDue);
-  dueCallbacks.push(cb);
-  dueOutcomes.push(err ? new Failure(err) : result!);
+  if (due.length === 0 && holding === 0) process.nextTick(callDue);
+  due.push(cb, err, result);
 }
 
 function rethrow(err: unknown): never {
@@ -58,7 +50,7 @@ export function callingBackAfter<T>(work: (arg: T) => void, arg: T): void {
   try {
     work(arg);
   } finally {
-    if (--holding === 0 && dueCallbacks.length > 0) {
+    if (--holding === 0 && due.length > 0) {
       try {
         callDue();
       } catch (err) {

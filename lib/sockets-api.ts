@@ -48,18 +48,19 @@ function readLeaveAllOptions(value: unknown): Required<LeaveAllOptions> {
  * a usage error at once, as stock Sails does; the promise API leaves it to the caller.
  */
 export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErrors }: { warnUsageErrors: boolean }) {
+  function changeSockets(type: 'join' | 'leave', socket: unknown, roomName: unknown, cb: MaybeCallback): Outcome {
+    const refs = parseSockets(socket, type);
+    // One socket and one room name, the call apps make most, goes without arrays.
+    if (!Array.isArray(refs) && typeof roomName === 'string') return manager.changeOne(type, refs, parseRoom(roomName, type, 'roomName'), cb);
+    const rooms = parseRooms(roomName, type);
+    const all = Array.isArray(refs) ? refs : [refs];
+    return type === 'join' ? manager.join(all, rooms, cb) : manager.leave(all, rooms, cb);
+  }
+
   /** The operations, on the caller's arguments as they came: parsing throws the usage errors. */
   const operations = {
-    leave: (socket: unknown, roomName: unknown, cb: MaybeCallback) => manager.leave(
-      parseSockets(socket, 'leave'),
-      parseRooms(roomName, 'leave'),
-      cb,
-    ),
-    join: (socket: unknown, roomName: unknown, cb: MaybeCallback) => manager.join(
-      parseSockets(socket, 'join'),
-      parseRooms(roomName, 'join'),
-      cb,
-    ),
+    leave: (socket: unknown, roomName: unknown, cb: MaybeCallback) => changeSockets('leave', socket, roomName, cb),
+    join: (socket: unknown, roomName: unknown, cb: MaybeCallback) => changeSockets('join', socket, roomName, cb),
     leaveAll: (sourceRoom: unknown, options: unknown, cb: MaybeCallback) => manager.leaveAll(
       parseRoom(sourceRoom, 'leaveAll', 'sourceRoom'),
       leaveAllOptions(options),

@@ -63,17 +63,16 @@ function readSocket(value: unknown, fnName: string): SocketRef {
   );
 }
 
-/** Parses the `socket` argument into distinct socket references. */
-export function parseSockets(value: unknown, fnName: string): SocketRef[] {
+/** Parses the `socket` argument: one socket reference, or distinct ones when it is an array. */
+export function parseSockets(value: unknown, fnName: string): SocketRef | SocketRef[] {
   try {
-    return readSockets(value, fnName);
+    return Array.isArray(value) ? readSockets(value, fnName) : readSocket(value, fnName);
   } catch (err) {
     throw unreadable(err, 'E_INVALID_SOCKET', `The socket passed to sails.sockets.${fnName}()`);
   }
 }
 
-function readSockets(value: unknown, fnName: string): SocketRef[] {
-  if (!Array.isArray(value)) return [parseSocket(value, fnName)];
+function readSockets(value: unknown[], fnName: string): SocketRef[] {
   if (value.length === 0) {
     throw new RoomsError(
       'E_INVALID_SOCKET',
