@@ -45,16 +45,19 @@ export class RoomManager {
     return this.changeSockets('leave', refs, rooms, cb);
   }
 
-  /**
-   * join/leave of one socket and one room, the call apps make most (a socket request leaving a
-   * room): when the socket is on this server, the same as join/leave without building arrays.
-   */
+  /** join/leave of one socket and one room, the call apps make most: the same, without arrays when the socket is here. */
   changeOne(type: 'join' | 'leave', ref: SocketRef, room: string, cb?: RoomsCallback): Outcome {
+    const id = typeof ref === 'string' ? ref : ref.id;
+    if (room === id) assertNotOwnRoom(id, [room], type);
     const socket = this.localSocket(ref);
-    if (!socket) return this.changeSockets(type, [ref], [room], cb);
-    if (room === socket.id) assertNotOwnRoom(socket.id, [room], type);
-    void (type === 'join' ? socket.join(room) : socket.leave(room));
-    return { matched: 1, servers: 1, notFound: [] };
+    if (socket) {
+      void (type === 'join' ? socket.join(room) : socket.leave(room));
+      return { matched: 1, servers: 1, notFound: [] };
+    }
+    const elsewhere = [id];
+    const result: RoomsResult = { matched: 0, servers: 1, notFound: elsewhere };
+    if (!this.transport.clustered) return result;
+    return this.whenPeersAnswer({ type, socketIds: elsewhere, rooms: [room] }, result, elsewhere, cb);
   }
 
   addRoomMembersToRooms(sourceRoom: string, rooms: string[], cb?: RoomsCallback): Outcome {
