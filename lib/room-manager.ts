@@ -45,19 +45,17 @@ export class RoomManager {
     return this.changeSockets('leave', refs, rooms, cb);
   }
 
-  /** join/leave of one socket and one room, the call apps make most: the same, without arrays when the socket is here. */
+  /**
+   * join/leave of one socket and one room, the call apps make most: the same as join/leave,
+   * without building arrays when the socket is on this server.
+   */
   changeOne(type: 'join' | 'leave', ref: SocketRef, room: string, cb?: RoomsCallback): Outcome {
     const id = typeof ref === 'string' ? ref : ref.id;
     if (room === id) assertNotOwnRoom(id, [room], type);
     const socket = this.localSocket(ref);
-    if (socket) {
-      void (type === 'join' ? socket.join(room) : socket.leave(room));
-      return { matched: 1, servers: 1, notFound: [] };
-    }
-    const elsewhere = [id];
-    const result: RoomsResult = { matched: 0, servers: 1, notFound: elsewhere };
-    if (!this.transport.clustered) return result;
-    return this.whenPeersAnswer({ type, socketIds: elsewhere, rooms: [room] }, result, elsewhere, cb);
+    if (!socket) return this.askElsewhere(type, 0, [id], [room], cb);
+    void (type === 'join' ? socket.join(room) : socket.leave(room));
+    return { matched: 1, servers: 1, notFound: [] };
   }
 
   addRoomMembersToRooms(sourceRoom: string, rooms: string[], cb?: RoomsCallback): Outcome {
@@ -108,6 +106,11 @@ export class RoomManager {
         elsewhere.push(typeof ref === 'string' ? ref : ref.id);
       }
     }
+    return this.askElsewhere(type, matched, elsewhere, rooms, cb);
+  }
+
+  /** The result of a join/leave here; with sockets not on this server, the other servers' too. */
+  private askElsewhere(type: 'join' | 'leave', matched: number, elsewhere: string[], rooms: string[], cb?: RoomsCallback): Outcome {
     const result: RoomsResult = { matched, servers: 1, notFound: elsewhere };
     if (elsewhere.length === 0 || !this.transport.clustered) return result;
     return this.whenPeersAnswer({ type, socketIds: elsewhere, rooms }, result, elsewhere, cb);

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Namespace, Server } from 'socket.io';
+import { callingBackAfter } from '../call-soon';
 import { maskUrl, type ResolvedRoomsConfig } from '../config';
 import type { Logger } from '../deliver';
-import { callingBackAfter } from '../call-soon';
 import { RoomsError } from '../errors';
 import { applyLocally } from '../membership';
 import { createOutbox } from './outbox';
@@ -166,7 +166,7 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
   let closed = false;
 
   const outbox = createOutbox((channel, payload) => publish(pub, channel, payload, sharded));
-  /** Publishes an encoded message with the others sent on `channel` in this tick. */
+  /** Publishes an encoded message, at once or with the others sent on `channel` in this tick. */
   const { send } = outbox;
   const announce = (presence: Presence) => send(requestChannel, encodePresence(uid, presence));
   /** {@link send}, resolving with the number of subscribers that received it. */
@@ -306,12 +306,12 @@ export async function createRedisTransport({ config, io, log }: RedisTransportOp
     handlePublish(raw);
   };
 
+  const readMessages = (raw: string) => forEachMessage(raw, onMessage);
+  const readMessagesThenSend = (raw: string) => outbox.sendingFrom(readMessages, raw);
   /**
    * Handles one PUBLISH from another server: the messages it makes this server send leave at
    * its end, then the callbacks of the operations it completed are called.
    */
-  const readMessages = (raw: string) => forEachMessage(raw, onMessage);
-  const readMessagesThenSend = (raw: string) => outbox.sendingFrom(readMessages, raw);
   const handlePublish = (raw: string) => callingBackAfter(readMessagesThenSend, raw);
 
   const unsubscribers = [
