@@ -41,6 +41,7 @@ export interface Outbox {
 export function createOutbox(publish: Publish): Outbox {
   /** Batches waiting, in the order they were opened; a channel's last one takes its next messages. */
   let queued: Batch[] = [];
+  /** Inside sendingFrom(): its end publishes what waits, no tick is scheduled. */
   let handling = 0;
   /** PUBLISH commands Redis has not answered yet. */
   let onTheirWay = 0;

@@ -47,7 +47,7 @@ export type Message = Envelope & (
 // Encoded by hand: the sender is a UUID, the rest are numbers, the hook's own words, and names
 // and IDs, quoted below.
 
-/** What JSON escapes in a string: control characters, quote, backslash, surrogates (lone ones are escaped; pairs are left to JSON.stringify too). */
+/** What JSON escapes in a string: control characters, quote, backslash; and lone surrogates (pairs too go to JSON.stringify). */
 const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
 
 /** A string as JSON. Names and IDs rarely need escaping, and a test costs a tenth of JSON.stringify. */
