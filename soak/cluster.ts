@@ -1,7 +1,7 @@
 /** The soak's servers: the fixture app with the soak's debug route, each its own process, on one Redis. */
 import path from 'node:path';
-import { freePort } from '../test/support/fixture';
-import { startChild, type Child } from '../test/support/processes';
+import { launch } from '../test/support/cluster';
+import type { Child } from '../test/support/processes';
 
 const MAIN = path.resolve(__dirname, 'server-main.js');
 
@@ -41,27 +41,13 @@ export interface SoakServer {
 }
 
 export async function startSoakServer(index: number, redisUrl: string, timeoutMs: number): Promise<SoakServer> {
-  const port = await freePort();
   const name = `server-${index + 1}`;
-  const child = startChild(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      SERVER_NAME: name,
-      REDIS_URL: redisUrl,
-      ROOMS_TIMEOUT: String(timeoutMs),
-      LOG_LEVEL: 'warn',
-      // An unhandled rejection ends the server, so that the soak sees it; heap figures after a full GC.
-      NODE_OPTIONS: '--unhandled-rejections=strict --expose-gc',
-    },
-  });
-  try {
-    await child.waitForOutput(/listening on (http:\/\/\S+)/, 30_000);
-  } catch (err) {
-    await child.stop();
-    throw err;
-  }
-  const url = `http://127.0.0.1:${port}`;
+  const { url, child } = await launch(name, {
+    REDIS_URL: redisUrl,
+    ROOMS_TIMEOUT: String(timeoutMs),
+    // An unhandled rejection ends the server, so that the soak sees it; heap figures after a full GC.
+    NODE_OPTIONS: '--unhandled-rejections=strict --expose-gc',
+  }, MAIN);
   const server: SoakServer = {
     index,
     name,

@@ -24,10 +24,13 @@ export async function postJson<T = any>(baseUrl: string, route: string, body: Re
   return { status: response.status, body: isJson ? await response.json() : await response.text() };
 }
 
-/** Starts the fixture app's main (fixtures/app/app.js) with `env` over the test's own. */
-async function launch(name: string, env: Record<string, string>): Promise<TestServer> {
+/**
+ * Starts a server process, the fixture app's main (fixtures/app/app.js) unless `main` says
+ * otherwise, with `env` over the test's own; resolves once it listens.
+ */
+export async function launch(name: string, env: Record<string, string>, main = APP): Promise<TestServer> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const child = startChild(process.execPath, [APP], {
+  const child = startChild(process.execPath, [main], {
     env: {
       ...process.env,
       SERVER_NAME: name,
