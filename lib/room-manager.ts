@@ -1,7 +1,7 @@
 import type { Namespace, Socket } from 'socket.io';
 import { callSoon } from './call-soon';
 import { applyLocally, joinRooms, leaveRooms, type MembershipChange } from './membership';
-import { assertNotOwnRoom, type SocketRef } from './targets';
+import { assertNotOwnRoom, heldSocket, type SocketRef } from './targets';
 import type { ClusterTransport, PeerAnswer } from './transport/transport';
 import type { LeaveAllOptions, RoomsCallback, RoomsResult } from './types';
 
@@ -45,15 +45,8 @@ export class RoomManager {
     return this.changeSockets('leave', refs, rooms, cb);
   }
 
-  /**
-   * join/leave of one socket and one room, the call apps make most: the same as join/leave,
-   * without building arrays when the socket is on this server.
-   */
-  changeOne(type: 'join' | 'leave', ref: SocketRef, room: string, cb?: RoomsCallback): Outcome {
-    const id = typeof ref === 'string' ? ref : ref.id;
-    if (room === id) assertNotOwnRoom(id, [room], type);
-    const socket = this.localSocket(ref);
-    if (!socket) return this.askElsewhere(type, 0, [id], [room], cb);
+  /** join/leave of a socket connected to this server: nobody else to ask. */
+  changeHere(type: 'join' | 'leave', socket: Socket, room: string): RoomsResult {
     void (type === 'join' ? socket.join(room) : socket.leave(room));
     return { matched: 1, servers: 1, notFound: [] };
   }
@@ -82,6 +75,16 @@ export class RoomManager {
     if (!this.transport.clustered) return here;
     const elsewhere = await this.transport.remoteMembersOf(room);
     return [...new Set([...here, ...elsewhere])];
+  }
+
+  /**
+   * The socket an argument names (an ID, a Socket or a socket request), if it is connected to this
+   * server; undefined for anything else, valid or not.
+   */
+  socketHere(value: unknown): Socket | undefined {
+    if (typeof value === 'string') return this.nsp.sockets.get(value);
+    const socket = heldSocket(value);
+    return socket && this.localSocket(socket);
   }
 
   /** The socket a reference names, if it is connected to this server. */

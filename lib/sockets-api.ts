@@ -1,8 +1,9 @@
+import type { Socket } from 'socket.io';
 import { reject, settle, type Logger } from './deliver';
 import { RoomsError, describeValue, unreadable } from './errors';
 import type { Outcome, RoomManager } from './room-manager';
-import { parseRoom, parseRooms, parseSocket, parseSockets } from './targets';
-import type { LeaveAllOptions, RoomsCallback } from './types';
+import { isRoomName, parseRoom, parseRooms, parseSocket, parseSockets } from './targets';
+import type { LeaveAllOptions, RoomsCallback, RoomsResult } from './types';
 
 type MaybeCallback = RoomsCallback | undefined;
 
@@ -48,13 +49,26 @@ function readLeaveAllOptions(value: unknown): Required<LeaveAllOptions> {
  * a usage error at once, as stock Sails does; the promise API leaves it to the caller.
  */
 export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErrors }: { warnUsageErrors: boolean }) {
+  /**
+   * The call apps make most, once per request: one socket connected to this server and one room
+   * name. Recognised in a few checks that never throw, and applied at once; any other call, valid
+   * or not, gets undefined and goes the general way, which parses (and explains what is wrong).
+   */
+  function changeHere(type: 'join' | 'leave', socket: unknown, roomName: unknown, cb: unknown): RoomsResult | undefined {
+    if (!isRoomName(roomName) || (cb !== undefined && typeof cb !== 'function')) return undefined;
+    let here: Socket | undefined;
+    try {
+      here = manager.socketHere(socket);
+    } catch {
+      return undefined; // An unreadable argument: the general way reports it.
+    }
+    return here && here.id !== roomName ? manager.changeHere(type, here, roomName) : undefined;
+  }
+
   function changeSockets(type: 'join' | 'leave', socket: unknown, roomName: unknown, cb: MaybeCallback): Outcome {
     const refs = parseSockets(socket, type);
-    // One socket and one room name, the call apps make most, goes without arrays.
-    if (!Array.isArray(refs) && typeof roomName === 'string') return manager.changeOne(type, refs, parseRoom(roomName, type, 'roomName'), cb);
     const rooms = parseRooms(roomName, type);
-    const all = Array.isArray(refs) ? refs : [refs];
-    return type === 'join' ? manager.join(all, rooms, cb) : manager.leave(all, rooms, cb);
+    return type === 'join' ? manager.join(refs, rooms, cb) : manager.leave(refs, rooms, cb);
   }
 
   /** The operations, on the caller's arguments as they came: parsing throws the usage errors. */
@@ -100,11 +114,13 @@ export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErr
 
   return {
     leave(socket: unknown, roomName: unknown, cb?: unknown) {
-      return call('leave', operations.leave, socket, roomName, cb);
+      const done = changeHere('leave', socket, roomName, cb);
+      return done ? settle(done, cb as MaybeCallback, 'leave', log) : call('leave', operations.leave, socket, roomName, cb);
     },
 
     join(socket: unknown, roomName: unknown, cb?: unknown) {
-      return call('join', operations.join, socket, roomName, cb);
+      const done = changeHere('join', socket, roomName, cb);
+      return done ? settle(done, cb as MaybeCallback, 'join', log) : call('join', operations.join, socket, roomName, cb);
     },
 
     leaveAll(sourceRoom: unknown, options?: unknown, cb?: unknown) {

@@ -19,6 +19,15 @@ function isSocket(value: unknown): value is Socket {
     && 'rooms' in socket;
 }
 
+/** The socket.io Socket an argument holds itself (a Socket, or a socket request's), else undefined: no errors, no IDs. */
+export function heldSocket(value: unknown): Socket | undefined {
+  if (isSocket(value)) return value;
+  const socket = typeof value === 'object' && value !== null && (value as { isSocket?: unknown }).isSocket === true
+    ? (value as { socket?: unknown }).socket
+    : undefined;
+  return isSocket(socket) ? socket : undefined;
+}
+
 function looksLikeHttpRequest(value: object): boolean {
   return 'isSocket' in value || ('method' in value && 'headers' in value);
 }
@@ -40,11 +49,10 @@ function readSocket(value: unknown, fnName: string): SocketRef {
       `sails.sockets.${fnName}() got ${describeValue(value)} as a socket ID: pass the ID of a socket (1 to ${MAX_SOCKET_ID_LENGTH} characters), a socket request req, or a socket.io Socket.`,
     );
   }
-  if (isSocket(value)) return value;
+  const held = heldSocket(value);
+  if (held) return held;
   if (typeof value === 'object' && value !== null) {
-    const candidate = value as { isSocket?: unknown; socket?: unknown };
-    if (candidate.isSocket === true) {
-      if (isSocket(candidate.socket)) return candidate.socket;
+    if ((value as { isSocket?: unknown }).isSocket === true) {
       throw new RoomsError(
         'E_INVALID_SOCKET',
         `sails.sockets.${fnName}() got a request with isSocket === true but no socket.io Socket in req.socket: pass the socket request req as Sails gives it to the action.`,
@@ -64,9 +72,9 @@ function readSocket(value: unknown, fnName: string): SocketRef {
 }
 
 /** Parses the `socket` argument: one socket reference, or distinct ones when it is an array. */
-export function parseSockets(value: unknown, fnName: string): SocketRef | SocketRef[] {
+export function parseSockets(value: unknown, fnName: string): SocketRef[] {
   try {
-    return Array.isArray(value) ? readSockets(value, fnName) : readSocket(value, fnName);
+    return Array.isArray(value) ? readSockets(value, fnName) : [readSocket(value, fnName)];
   } catch (err) {
     throw unreadable(err, 'E_INVALID_SOCKET', `The socket passed to sails.sockets.${fnName}()`);
   }
@@ -91,8 +99,12 @@ function readSockets(value: unknown[], fnName: string): SocketRef[] {
   return refs;
 }
 
+export function isRoomName(value: unknown): value is string {
+  return typeof value === 'string' && value !== '' && value.length <= MAX_ROOM_NAME_LENGTH;
+}
+
 function checkRoomName(value: unknown, fnName: string, argName: string): string {
-  if (typeof value === 'string' && value !== '' && value.length <= MAX_ROOM_NAME_LENGTH) return value;
+  if (isRoomName(value)) return value;
   const hint = typeof value === 'object' && value !== null && !Array.isArray(value)
     ? ' (req.param() returns an object when the client sends one: check its type first)'
     : '';
