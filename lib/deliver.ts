@@ -89,23 +89,3 @@ export function reject(
   if (warnUsageErrors) log.warn(`sails.sockets.${fnName}():`, err.message);
   return watch(Promise.reject(err), fnName, log, warnUsageErrors);
 }
-
-/**
- * Runs an operation and hands its result over the way the caller asked: to `cb` (always
- * asynchronously, exactly once) or as a promise. Never throws.
- */
-export function deliver(
-  run: () => Outcome,
-  cb: RoomsCallback | undefined,
-  fnName: string,
-  log: Logger,
-  warnUsageErrors = true,
-): Promise<RoomsResult> | undefined {
-  let outcome: Outcome;
-  try {
-    outcome = run();
-  } catch (err) {
-    return reject(err as RoomsError, cb, fnName, log, warnUsageErrors);
-  }
-  return settle(outcome, cb, fnName, log);
-}

@@ -4,7 +4,7 @@
  * unhandled rejection.
  */
 import assert from 'node:assert/strict';
-import { deliver, type Logger } from '../lib/deliver';
+import { reject, settle, type Logger } from '../lib/deliver';
 import { RoomsError } from '../lib/errors';
 import type { RoomsResult } from '../lib/types';
 import { macrotaskTurns, recordCallback, recordUnhandledRejections } from './support/async-checks';
@@ -190,7 +190,7 @@ describe('callbacks and promises of the sails.sockets room operations', () => {
   });
 });
 
-describe('deliver(): how a result reaches the caller', () => {
+describe('settle(): how an outcome reaches the caller', () => {
   const result: RoomsResult = { matched: 1, servers: 2, notFound: [] };
   let unhandled: ReturnType<typeof recordUnhandledRejections>;
 
@@ -200,9 +200,9 @@ describe('deliver(): how a result reaches the caller', () => {
     return { warnings, errors, warn: (...args) => { warnings.push(args); }, error: (...args) => { errors.push(args); } };
   }
 
-  /** An operation that fails later, as a cluster operation does when Redis is gone. */
-  function failsLater(err: Error): () => Promise<RoomsResult> {
-    return () => new Promise((_, reject) => { setImmediate(() => reject(err)); });
+  /** The outcome of an operation that fails later, as a cluster operation does when Redis is gone. */
+  function failsLater(err: Error): Promise<RoomsResult> {
+    return new Promise((_, reject) => { setImmediate(() => reject(err)); });
   }
 
   beforeEach(() => { unhandled = recordUnhandledRejections(); });
@@ -215,7 +215,7 @@ describe('deliver(): how a result reaches the caller', () => {
     it('is logged with log.error, once, with the error, when nobody handles the promise', async () => {
       const log = fakeLogger();
       const err = new RoomsError('E_TIMEOUT', 'only 1 of 2 other servers answered');
-      deliver(failsLater(err), undefined, 'leave', log);
+      settle(failsLater(err), undefined, 'leave', log);
       await waitFor(() => log.errors.length > 0, 'log.error', 2000);
       await macrotaskTurns(5);
       assert.equal(log.errors.length, 1);
@@ -227,7 +227,7 @@ describe('deliver(): how a result reaches the caller', () => {
     it('reaches a caller who awaits the promise, and is not logged', async () => {
       const log = fakeLogger();
       const err = new RoomsError('E_UNAVAILABLE', 'Redis is gone');
-      await assert.rejects(async () => { await deliver(failsLater(err), undefined, 'join', log); }, (got) => got === err);
+      await assert.rejects(async () => { await settle(failsLater(err), undefined, 'join', log); }, (got) => got === err);
       await macrotaskTurns(5);
       assert.deepEqual(log.errors, []);
     });
@@ -235,7 +235,7 @@ describe('deliver(): how a result reaches the caller', () => {
     it('reaches a .catch() handler, and is not logged', async () => {
       const log = fakeLogger();
       const err = new RoomsError('E_UNAVAILABLE', 'Redis is gone');
-      const caught = await deliver(failsLater(err), undefined, 'join', log)!.catch((reason: unknown) => reason);
+      const caught = await settle(failsLater(err), undefined, 'join', log)!.catch((reason: unknown) => reason);
       assert.equal(caught, err);
       await macrotaskTurns(5);
       assert.deepEqual(log.errors, []);
@@ -244,7 +244,7 @@ describe('deliver(): how a result reaches the caller', () => {
     it('reaches a .then(undefined, onRejected) handler, and is not logged', async () => {
       const log = fakeLogger();
       const err = new RoomsError('E_TIMEOUT', 'late');
-      const caught = await deliver(failsLater(err), undefined, 'leaveAll', log)!.then(undefined, (reason: unknown) => reason);
+      const caught = await settle(failsLater(err), undefined, 'leaveAll', log)!.then(undefined, (reason: unknown) => reason);
       assert.equal(caught, err);
       await macrotaskTurns(5);
       assert.deepEqual(log.errors, []);
@@ -253,7 +253,7 @@ describe('deliver(): how a result reaches the caller', () => {
     it('reaches a handler attached after a few awaits in the same turn, and is not logged', async () => {
       const log = fakeLogger();
       const err = new RoomsError('E_TIMEOUT', 'late');
-      const promise = deliver(() => Promise.reject(err), undefined, 'leave', log)!;
+      const promise = settle(Promise.reject(err), undefined, 'leave', log)!;
       for (let i = 0; i < 5; i++) await Promise.resolve();
       assert.equal(await promise.catch((reason: unknown) => reason), err);
       await macrotaskTurns(5);
@@ -264,7 +264,7 @@ describe('deliver(): how a result reaches the caller', () => {
       const log = fakeLogger();
       const err = new RoomsError('E_TIMEOUT', 'late');
       const cb = recordCallback();
-      const returned = deliver(failsLater(err), cb.callback, 'leave', log);
+      const returned = settle(failsLater(err), cb.callback, 'leave', log);
       cb.returned();
       assert.equal(returned, undefined, 'with a callback there is no promise to handle');
       const [got, value] = await cb.firstCall();
@@ -280,15 +280,15 @@ describe('deliver(): how a result reaches the caller', () => {
   describe('a success', () => {
     it('resolves the promise with the result, whether the operation returned it at once or as a promise', async () => {
       const log = fakeLogger();
-      assert.deepEqual(await deliver(() => result, undefined, 'leave', log), result);
-      assert.deepEqual(await deliver(() => Promise.resolve(result), undefined, 'leave', log), result);
+      assert.deepEqual(await settle(result, undefined, 'leave', log), result);
+      assert.deepEqual(await settle(Promise.resolve(result), undefined, 'leave', log), result);
       assert.deepEqual([log.warnings, log.errors], [[], []]);
     });
 
     it('calls back once, after returning, with (null, result), even when the result was ready at once', async () => {
-      for (const run of [() => result, () => Promise.resolve(result)]) {
+      for (const outcome of [result, Promise.resolve(result)]) {
         const cb = recordCallback();
-        deliver(run, cb.callback, 'join', fakeLogger());
+        settle(outcome, cb.callback, 'join', fakeLogger());
         cb.returned();
         assert.deepEqual(await cb.firstCall(), [null, result]);
         await macrotaskTurns(3);
@@ -298,14 +298,13 @@ describe('deliver(): how a result reaches the caller', () => {
     });
   });
 
-  describe('a usage error (the operation throws before changing anything)', () => {
+  describe('reject(): a usage error (the operation threw before changing anything)', () => {
     const usageError = () => new RoomsError('E_INVALID_SOCKET', 'sails.sockets.leave() got null as its socket');
-    const throws = (err: Error) => () => { throw err; };
 
     it('without a callback: warns once before returning, rejects the promise, and logs no error even if unhandled', async () => {
       const log = fakeLogger();
       const err = usageError();
-      const promise = deliver(throws(err), undefined, 'leave', log);
+      const promise = reject(err, undefined, 'leave', log);
       assert.equal(log.warnings.length, 1, 'warned before returning');
       assert.match(String(log.warnings[0].join(' ')), /sails\.sockets\.leave\(\).*got null/);
       assert.ok(promise instanceof Promise);
@@ -318,7 +317,7 @@ describe('deliver(): how a result reaches the caller', () => {
       const log = fakeLogger();
       const err = usageError();
       const cb = recordCallback();
-      assert.doesNotThrow(() => deliver(throws(err), cb.callback, 'leave', log));
+      assert.doesNotThrow(() => reject(err, cb.callback, 'leave', log));
       cb.returned();
       assert.deepEqual(await cb.firstCall(), [err]);
       await macrotaskTurns(3);
