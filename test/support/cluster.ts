@@ -21,7 +21,7 @@ export async function postJson<T = any>(baseUrl: string, route: string, body: Re
     body: JSON.stringify(body),
   });
   const isJson = response.headers.get('content-type')?.includes('json');
-  return { status: response.status, body: isJson ? await response.json() : await response.text() };
+  return { status: response.status, body: (isJson ? await response.json() : await response.text()) as T };
 }
 
 /**
