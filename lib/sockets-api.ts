@@ -54,7 +54,7 @@ export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErr
    * name. Recognised in a few checks that never throw, and applied at once; any other call, valid
    * or not, gets undefined and goes the general way, which parses (and explains what is wrong).
    */
-  function changeHere(type: 'join' | 'leave', socket: unknown, roomName: unknown, cb: unknown): RoomsResult | undefined {
+  function changeIfHere(type: 'join' | 'leave', socket: unknown, roomName: unknown, cb: unknown): RoomsResult | undefined {
     if (!isRoomName(roomName) || (cb !== undefined && typeof cb !== 'function')) return undefined;
     let here: Socket | undefined;
     try {
@@ -114,12 +114,12 @@ export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErr
 
   return {
     leave(socket: unknown, roomName: unknown, cb?: unknown) {
-      const done = changeHere('leave', socket, roomName, cb);
+      const done = changeIfHere('leave', socket, roomName, cb);
       return done ? settle(done, cb as MaybeCallback, 'leave', log) : call('leave', operations.leave, socket, roomName, cb);
     },
 
     join(socket: unknown, roomName: unknown, cb?: unknown) {
-      const done = changeHere('join', socket, roomName, cb);
+      const done = changeIfHere('join', socket, roomName, cb);
       return done ? settle(done, cb as MaybeCallback, 'join', log) : call('join', operations.join, socket, roomName, cb);
     },
 

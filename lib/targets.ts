@@ -99,6 +99,7 @@ function readSockets(value: unknown[], fnName: string): SocketRef[] {
   return refs;
 }
 
+/** Whether `value` is a room name the operations accept. */
 export function isRoomName(value: unknown): value is string {
   return typeof value === 'string' && value !== '' && value.length <= MAX_ROOM_NAME_LENGTH;
 }
