@@ -4,6 +4,12 @@
  * loops, for fixed windows; ours vs stock sails-hook-sockets, on one server (memory adapter) and
  * on two servers on Redis (clients split between them). Windows alternate ours, stock, stock, ours, …
  *
+ * One server is measured on ONE_SERVER_PROCESSES processes of each flavor, one after the other:
+ * the same code costs up to 15 % more per request in one Node process than in another for its
+ * whole life (how V8 happened to optimize Sails' request path, e.g. Readable.pipe in its
+ * virtual responses), and one process per flavor would measure that, not the hook. Each process
+ * (or pair, on Redis) gets a warm-up window first, not counted.
+ *
  * Memory: heap after a full GC with MEMORY_SOCKETS connected socket.io-client 4 sockets, each
  * joined to 10 rooms through the app's sails.sockets.join, minus the heap before; normalized to
  * 10k sockets (10k real connections do not fit the time budget on two cores).
@@ -19,8 +25,10 @@ import { median, percentile } from '../support/stats';
 
 const CLIENTS = 40;
 const WINDOW_MS = 2000;
+const WARMUP_MS = 1000;
 // Windows of 2 s on a shared machine move by 10-20 %: enough of them for the medians to hold.
 const ROUNDS = 9;
+const ONE_SERVER_PROCESSES = 3;
 const MEMORY_SOCKETS = 1000;
 const MEMORY_ROOMS = Array.from({ length: 10 }, (_, i) => `c5-memory-${i}`);
 const CONNECT_BATCH = 100;
@@ -30,10 +38,10 @@ export const serverCommands: Commands = {};
 interface Window { requestsPerSecond: number; p99: number; errors: number }
 
 /** Every client alternates join and leave requests until the window closes. */
-async function loadWindow(clients: TestClient[]): Promise<Window> {
+async function loadWindow(clients: TestClient[], durationMs = WINDOW_MS): Promise<Window> {
   const latencies: number[] = [];
   let errors = 0;
-  const end = now() + WINDOW_MS;
+  const end = now() + durationMs;
   await Promise.all(clients.map(async (client, i) => {
     const roomName = `fun-${i % 10}`;
     while (now() < end) {
@@ -47,7 +55,7 @@ async function loadWindow(clients: TestClient[]): Promise<Window> {
       }
     }
   }));
-  return { requestsPerSecond: latencies.length / (WINDOW_MS / 1000), p99: percentile(latencies, 99), errors };
+  return { requestsPerSecond: latencies.length / (durationMs / 1000), p99: percentile(latencies, 99), errors };
 }
 
 async function connectAll(servers: ServerHandle[], count: number, connect: (url: string) => Promise<TestClient>): Promise<TestClient[]> {
@@ -66,19 +74,30 @@ async function disconnectAll(clients: TestClient[], servers: ServerHandle[]) {
   }
 }
 
-async function throughput(label: string, ours: ServerHandle[], stock: ServerHandle[]): Promise<CaseRow[]> {
-  const oursClients = await connectAll(ours, CLIENTS, connectSailsIo);
-  const stockClients = await connectAll(stock, CLIENTS, connectSailsIo);
+/**
+ * Requests/s and p99 of each flavor. A deployment is the servers one window loads (clients spread
+ * over them); round r loads deployment r of its flavor, modulo their number.
+ */
+async function throughput(label: string, ours: ServerHandle[][], stock: ServerHandle[][]): Promise<CaseRow[]> {
+  const deployments = { ours, stock };
+  const clients: Record<'ours' | 'stock', TestClient[][]> = { ours: [], stock: [] };
   const windows: Record<'ours' | 'stock', Window[]> = { ours: [], stock: [] };
+  const warmups: Window[] = [];
   try {
+    for (const flavor of ['ours', 'stock'] as const) {
+      for (const servers of deployments[flavor]) clients[flavor].push(await connectAll(servers, CLIENTS, connectSailsIo));
+    }
+    for (const flavor of ['ours', 'stock'] as const) {
+      for (const deployment of clients[flavor]) warmups.push(await loadWindow(deployment, WARMUP_MS));
+    }
     for (let r = 0; r < ROUNDS; r++) {
       const order = r % 2 === 0 ? ['ours', 'stock'] as const : ['stock', 'ours'] as const;
-      for (const flavor of order) windows[flavor].push(await loadWindow(flavor === 'ours' ? oursClients : stockClients));
+      for (const flavor of order) windows[flavor].push(await loadWindow(clients[flavor][r % clients[flavor].length]!));
     }
   } finally {
-    await disconnectAll([...oursClients, ...stockClients], [...ours, ...stock]);
+    await disconnectAll([...clients.ours.flat(), ...clients.stock.flat()], [...ours.flat(), ...stock.flat()]);
   }
-  const errors = [...windows.ours, ...windows.stock].reduce((total, w) => total + w.errors, 0);
+  const errors = [...warmups, ...windows.ours, ...windows.stock].reduce((total, w) => total + w.errors, 0);
   if (errors > 0) throw new Error(`${errors} requests failed (${label})`);
   const rps = (flavor: 'ours' | 'stock') => median(windows[flavor].map((w) => w.requestsPerSecond));
   const p99 = (flavor: 'ours' | 'stock') => median(windows[flavor].map((w) => w.p99));
@@ -103,20 +122,21 @@ async function heapPer10k(server: ServerHandle): Promise<number> {
 }
 
 export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
-  const [oursMemory, stockMemory] = await Promise.all([
-    ctx.start({ name: 'ours-memory', flavor: 'ours', adapter: 'memory' }),
-    ctx.start({ name: 'stock-memory', flavor: 'stock', adapter: 'memory' }),
-  ]);
+  const oneServer = await Promise.all(Array.from({ length: ONE_SERVER_PROCESSES }, (_, i) => Promise.all([
+    ctx.start({ name: `ours-memory-${i + 1}`, flavor: 'ours', adapter: 'memory' }),
+    ctx.start({ name: `stock-memory-${i + 1}`, flavor: 'stock', adapter: 'memory' }),
+  ])));
+  const [oursMemory, stockMemory] = oneServer[0]!;
   try {
     const rows = [
-      ...await throughput('one server', [oursMemory], [stockMemory]),
-      ...await throughput('two servers on Redis', ctx.ours, ctx.stock),
+      ...await throughput('one server', oneServer.map(([o]) => [o]), oneServer.map(([, st]) => [st])),
+      ...await throughput('two servers on Redis', [ctx.ours], [ctx.stock]),
     ];
     const oursHeap = await heapPer10k(oursMemory);
     const stockHeap = await heapPer10k(stockMemory);
     rows.push(row('5. memory per 10k sockets in 10 rooms each (heap)', 'MB', oursHeap, stockHeap, 'stock hook', { max: 1.1 }));
     return rows;
   } finally {
-    await Promise.allSettled([oursMemory.stop(), stockMemory.stop()]);
+    await Promise.allSettled(oneServer.flat().map((server) => server.stop()));
   }
 }
