@@ -27,7 +27,7 @@ const NOTES = [
   'Case 1: 500 real sockets in 20 rooms each, leaves in shuffled order, 100 per event-loop turn (callbacks called before the next turn).',
   'Case 2: 1,000 warm-up leaves, then 7 rounds of 300, each leave followed or preceded by a raw Redis round trip in the same two processes; "applied on B" is measured in 2 more rounds, B recording each leave.',
   'Case 4: the room members are simulated sockets (real socket.io Socket objects registered in the namespace and its adapter, no connection): 50,000 websocket clients do not fit the time budget on two cores.',
-  'Case 5: one server is measured on 3 processes of each flavor in turn (a Node process can run the same Sails code up to 15 % slower than another, for its whole life), each with a warm-up window first; memory measured with 1,000 real sockets and normalized to 10k; the targets of case 5 (requests/s at least 0.9x, memory at most 1.1x) are this benchmark\'s: the issue sets none.',
+  'Case 5: each flavor runs on 3 deployments in turn (single servers; pairs on a Redis of their own), each warmed up first: a Node process can run the same Sails code up to 20 % slower than another, for its whole life; the ratios are medians of the ratios of windows run side by side. Memory measured with 1,000 real sockets and normalized to 10k. The targets of case 5 (requests/s at least 0.9x, memory at most 1.1x) are this benchmark\'s: the issue sets none.',
 ];
 
 const running: Array<{ stop(): Promise<void> }> = [];

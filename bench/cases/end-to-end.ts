@@ -4,11 +4,11 @@
  * loops, for fixed windows; ours vs stock sails-hook-sockets, on one server (memory adapter) and
  * on two servers on Redis (clients split between them). Windows alternate ours, stock, stock, ours, …
  *
- * One server is measured on ONE_SERVER_PROCESSES processes of each flavor, one after the other:
- * the same code costs up to 15 % more per request in one Node process than in another for its
- * whole life (how V8 happened to optimize Sails' request path, e.g. Readable.pipe in its
- * virtual responses), and one process per flavor would measure that, not the hook. Each process
- * (or pair, on Redis) gets a warm-up window first, not counted.
+ * Each flavor is measured on DEPLOYMENTS deployments in turn (single servers; pairs on a Redis of
+ * their own, the first being A/B and A'/B'): the same code costs up to 20 % more per request in
+ * one Node process than in another for its whole life (how V8 happened to optimize Sails'
+ * request path, e.g. Readable.pipe in its virtual responses), and one deployment per flavor
+ * would measure that, not the hook. Each deployment gets a warm-up window first, not counted.
  *
  * Memory: heap after a full GC with MEMORY_SOCKETS connected socket.io-client 4 sockets, each
  * joined to 10 rooms through the app's sails.sockets.join, minus the heap before; normalized to
@@ -16,6 +16,7 @@
  */
 import { connectRaw, connectSailsIo, type TestClient } from '../../test/support/clients';
 import { waitFor } from '../../test/support/events';
+import { startRedis, type TestRedis } from '../../test/support/redis';
 import { now, sleep } from '../support/clock';
 import type { BenchContext } from '../support/context';
 import { row, type CaseRow } from '../support/report';
@@ -28,7 +29,7 @@ const WINDOW_MS = 2000;
 const WARMUP_MS = 1000;
 // Windows of 2 s on a shared machine move by 10-20 %: enough of them for the medians to hold.
 const ROUNDS = 9;
-const ONE_SERVER_PROCESSES = 3;
+const DEPLOYMENTS = 3;
 const MEMORY_SOCKETS = 1000;
 const MEMORY_ROOMS = Array.from({ length: 10 }, (_, i) => `c5-memory-${i}`);
 const CONNECT_BATCH = 100;
@@ -101,10 +102,13 @@ async function throughput(label: string, ours: ServerHandle[][], stock: ServerHa
   if (errors > 0) throw new Error(`${errors} requests failed (${label})`);
   const rps = (flavor: 'ours' | 'stock') => median(windows[flavor].map((w) => w.requestsPerSecond));
   const p99 = (flavor: 'ours' | 'stock') => median(windows[flavor].map((w) => w.p99));
+  // A round's two windows ran side by side on the same deployment index: their ratio leaves out
+  // the machine's drift over the run, which moves whole rounds by tens of percent.
+  const pairedRatio = (pick: (w: Window) => number) => median(windows.ours.map((w, r) => pick(w) / pick(windows.stock[r]!)));
   return [
-    row(`5. end to end, ${label}: requests/s`, 'req/s', rps('ours'), rps('stock'), 'stock hook', { min: 0.9 }),
+    row(`5. end to end, ${label}: requests/s`, 'req/s', rps('ours'), rps('stock'), 'stock hook', { min: 0.9 }, pairedRatio((w) => w.requestsPerSecond)),
     // No target: a 2 s window's p99 on this shared machine is its worst hiccups.
-    row(`5. end to end, ${label}: p99`, 'ms', p99('ours'), p99('stock'), 'stock hook'),
+    row(`5. end to end, ${label}: p99`, 'ms', p99('ours'), p99('stock'), 'stock hook', null, pairedRatio((w) => w.p99)),
   ];
 }
 
@@ -121,22 +125,43 @@ async function heapPer10k(server: ServerHandle): Promise<number> {
   }
 }
 
+type Flavor = 'ours' | 'stock';
+
+/** Two servers of a flavor on a Redis of their own. */
+async function startPair(ctx: BenchContext, flavor: Flavor, index: number, redisServers: TestRedis[]): Promise<ServerHandle[]> {
+  const redis = await startRedis();
+  redisServers.push(redis);
+  return Promise.all(['A', 'B'].map((letter) => ctx.start({ name: `${flavor}-${letter}${index}`, flavor, adapter: 'redis', redisUrl: redis.url })));
+}
+
 export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
-  const oneServer = await Promise.all(Array.from({ length: ONE_SERVER_PROCESSES }, (_, i) => Promise.all([
-    ctx.start({ name: `ours-memory-${i + 1}`, flavor: 'ours', adapter: 'memory' }),
-    ctx.start({ name: `stock-memory-${i + 1}`, flavor: 'stock', adapter: 'memory' }),
-  ])));
-  const [oursMemory, stockMemory] = oneServer[0]!;
+  const started: ServerHandle[] = [];
+  const redisServers: TestRedis[] = [];
+  const startOne = async (flavor: Flavor, index: number) => {
+    const server = await ctx.start({ name: `${flavor}-memory-${index}`, flavor, adapter: 'memory' });
+    started.push(server);
+    return [server];
+  };
+  const startTwo = async (flavor: Flavor, index: number) => {
+    const pair = await startPair(ctx, flavor, index, redisServers);
+    started.push(...pair);
+    return pair;
+  };
   try {
+    const indexes = Array.from({ length: DEPLOYMENTS }, (_, i) => i + 1);
+    const single = await Promise.all((['ours', 'stock'] as const).map((flavor) => Promise.all(indexes.map((i) => startOne(flavor, i)))));
+    const pairs = await Promise.all((['ours', 'stock'] as const).map((flavor) => Promise.all(indexes.slice(1).map((i) => startTwo(flavor, i)))));
+    const [[[oursMemory]], [[stockMemory]]] = single as [ServerHandle[][], ServerHandle[][]];
     const rows = [
-      ...await throughput('one server', oneServer.map(([o]) => [o]), oneServer.map(([, st]) => [st])),
-      ...await throughput('two servers on Redis', [ctx.ours], [ctx.stock]),
+      ...await throughput('one server', single[0]!, single[1]!),
+      ...await throughput('two servers on Redis', [ctx.ours, ...pairs[0]!], [ctx.stock, ...pairs[1]!]),
     ];
-    const oursHeap = await heapPer10k(oursMemory);
-    const stockHeap = await heapPer10k(stockMemory);
+    const oursHeap = await heapPer10k(oursMemory!);
+    const stockHeap = await heapPer10k(stockMemory!);
     rows.push(row('5. memory per 10k sockets in 10 rooms each (heap)', 'MB', oursHeap, stockHeap, 'stock hook', { max: 1.1 }));
     return rows;
   } finally {
-    await Promise.allSettled(oneServer.flat().map((server) => server.stop()));
+    await Promise.allSettled(started.map((server) => server.stop()));
+    await Promise.allSettled(redisServers.map((redis) => redis.stop()));
   }
 }

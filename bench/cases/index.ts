@@ -10,7 +10,7 @@ export const cases = [
   { name: '2. remote confirmed leave latency', module: remoteLatency, timeoutMs: 45_000 },
   { name: '3. remote leave throughput', module: remoteThroughput, timeoutMs: 45_000 },
   { name: '4. room to room at scale', module: roomToRoom, timeoutMs: 75_000 },
-  { name: '5. end to end', module: endToEnd, timeoutMs: 150_000 },
+  { name: '5. end to end', module: endToEnd, timeoutMs: 200_000 },
 ];
 
 export const caseCommands = Object.assign({}, ...cases.map(({ module }) => module.serverCommands));
