@@ -38,6 +38,8 @@ export const serverCommands: Commands = {};
 
 interface Window { requestsPerSecond: number; p99: number; errors: number }
 
+type Flavor = 'ours' | 'stock';
+
 /** Every client alternates join and leave requests until the window closes. */
 async function loadWindow(clients: TestClient[], durationMs = WINDOW_MS): Promise<Window> {
   const latencies: number[] = [];
@@ -81,8 +83,8 @@ async function disconnectAll(clients: TestClient[], servers: ServerHandle[]) {
  */
 async function throughput(label: string, ours: ServerHandle[][], stock: ServerHandle[][]): Promise<CaseRow[]> {
   const deployments = { ours, stock };
-  const clients: Record<'ours' | 'stock', TestClient[][]> = { ours: [], stock: [] };
-  const windows: Record<'ours' | 'stock', Window[]> = { ours: [], stock: [] };
+  const clients: Record<Flavor, TestClient[][]> = { ours: [], stock: [] };
+  const windows: Record<Flavor, Window[]> = { ours: [], stock: [] };
   const warmups: Window[] = [];
   try {
     for (const flavor of ['ours', 'stock'] as const) {
@@ -100,8 +102,8 @@ async function throughput(label: string, ours: ServerHandle[][], stock: ServerHa
   }
   const errors = [...warmups, ...windows.ours, ...windows.stock].reduce((total, w) => total + w.errors, 0);
   if (errors > 0) throw new Error(`${errors} requests failed (${label})`);
-  const rps = (flavor: 'ours' | 'stock') => median(windows[flavor].map((w) => w.requestsPerSecond));
-  const p99 = (flavor: 'ours' | 'stock') => median(windows[flavor].map((w) => w.p99));
+  const rps = (flavor: Flavor) => median(windows[flavor].map((w) => w.requestsPerSecond));
+  const p99 = (flavor: Flavor) => median(windows[flavor].map((w) => w.p99));
   // A round's two windows ran side by side on the same deployment index: their ratio leaves out
   // the machine's drift over the run, which moves whole rounds by tens of percent.
   const pairedRatio = (pick: (w: Window) => number) => median(windows.ours.map((w, r) => pick(w) / pick(windows.stock[r]!)));
@@ -125,15 +127,6 @@ async function heapPer10k(server: ServerHandle): Promise<number> {
   }
 }
 
-type Flavor = 'ours' | 'stock';
-
-/** Two servers of a flavor on a Redis of their own. */
-async function startPair(ctx: BenchContext, flavor: Flavor, index: number, redisServers: TestRedis[]): Promise<ServerHandle[]> {
-  const redis = await startRedis();
-  redisServers.push(redis);
-  return Promise.all(['A', 'B'].map((letter) => ctx.start({ name: `${flavor}-${letter}${index}`, flavor, adapter: 'redis', redisUrl: redis.url })));
-}
-
 export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
   const started: ServerHandle[] = [];
   const redisServers: TestRedis[] = [];
@@ -142,8 +135,11 @@ export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
     started.push(server);
     return [server];
   };
+  /** Two servers of a flavor on a Redis of their own. */
   const startTwo = async (flavor: Flavor, index: number) => {
-    const pair = await startPair(ctx, flavor, index, redisServers);
+    const redis = await startRedis();
+    redisServers.push(redis);
+    const pair = await Promise.all(['A', 'B'].map((letter) => ctx.start({ name: `${flavor}-${letter}${index}`, flavor, adapter: 'redis', redisUrl: redis.url })));
     started.push(...pair);
     return pair;
   };
