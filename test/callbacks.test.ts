@@ -202,7 +202,7 @@ describe('settle(): how an outcome reaches the caller', () => {
 
   /** The outcome of an operation that fails later, as a cluster operation does when Redis is gone. */
   function failsLater(err: Error): Promise<RoomsResult> {
-    return new Promise((_, reject) => { setImmediate(() => reject(err)); });
+    return new Promise((_, fail) => { setImmediate(() => fail(err)); });
   }
 
   beforeEach(() => { unhandled = recordUnhandledRejections(); });
