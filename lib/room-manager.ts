@@ -109,11 +109,6 @@ export class RoomManager {
         elsewhere.push(typeof ref === 'string' ? ref : ref.id);
       }
     }
-    return this.askElsewhere(type, matched, elsewhere, rooms, cb);
-  }
-
-  /** The result of a join/leave here; with sockets not on this server, the other servers' too. */
-  private askElsewhere(type: 'join' | 'leave', matched: number, elsewhere: string[], rooms: string[], cb?: RoomsCallback): Outcome {
     const result: RoomsResult = { matched, servers: 1, notFound: elsewhere };
     if (elsewhere.length === 0 || !this.transport.clustered) return result;
     return this.whenPeersAnswer({ type, socketIds: elsewhere, rooms }, result, elsewhere, cb);

@@ -65,16 +65,18 @@ export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErr
     return here && here.id !== roomName ? manager.changeHere(type, here, roomName) : undefined;
   }
 
-  function changeSockets(type: 'join' | 'leave', socket: unknown, roomName: unknown, cb: MaybeCallback): Outcome {
-    const refs = parseSockets(socket, type);
-    const rooms = parseRooms(roomName, type);
-    return type === 'join' ? manager.join(refs, rooms, cb) : manager.leave(refs, rooms, cb);
-  }
-
   /** The operations, on the caller's arguments as they came: parsing throws the usage errors. */
   const operations = {
-    leave: (socket: unknown, roomName: unknown, cb: MaybeCallback) => changeSockets('leave', socket, roomName, cb),
-    join: (socket: unknown, roomName: unknown, cb: MaybeCallback) => changeSockets('join', socket, roomName, cb),
+    leave: (socket: unknown, roomName: unknown, cb: MaybeCallback) => manager.leave(
+      parseSockets(socket, 'leave'),
+      parseRooms(roomName, 'leave'),
+      cb,
+    ),
+    join: (socket: unknown, roomName: unknown, cb: MaybeCallback) => manager.join(
+      parseSockets(socket, 'join'),
+      parseRooms(roomName, 'join'),
+      cb,
+    ),
     leaveAll: (sourceRoom: unknown, options: unknown, cb: MaybeCallback) => manager.leaveAll(
       parseRoom(sourceRoom, 'leaveAll', 'sourceRoom'),
       leaveAllOptions(options),
