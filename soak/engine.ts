@@ -643,7 +643,14 @@ async function drive(
     && sample.end >= events.redisKilledAt && sample.start <= (events.redisRecoveredAt ?? Infinity) + 2000;
   const broken = samples.filter((sample) => sample.kept === false);
   const brokenOutsideFaults = broken.filter((sample) => !inFaultWindow(sample));
-  for (const sample of broken.slice(0, 5)) anomaly({ kind: `${sample.type} announcement ${sample.type === 'join' ? 'missed' : 'reached the socket'}`, op: sample.op, socket: sample.socket.id, inFaultWindow: inFaultWindow(sample) });
+  for (const sample of broken.slice(0, 5)) anomaly({
+    kind: `${sample.type} announcement ${sample.type === 'join' ? 'missed' : 'reached the socket'}`,
+    op: sample.op,
+    socket: sample.socket.id,
+    server: servers[sample.socket.server]!.name,
+    inFaultWindow: inFaultWindow(sample),
+    operations: history.get(sample.socket.id),
+  });
   const orderingOf = (type: 'join' | 'leave') => {
     const ofType = samples.filter((sample) => sample.type === type);
     return {
