@@ -38,7 +38,7 @@ const LATENCY_SLACK_MS = 2000;
 /** A failed operation is retried by a real client after a pause, not in a tight loop. */
 const FAILURE_PAUSE_MS = 20;
 const HEAP_TOLERANCE = 0.10;
-/** How long a server keeps an unanswering peer before forgetting it (lib/transport/redis.ts PEER_EXPIRY_MS). */
+/** How long a server keeps an unanswering peer before forgetting it (lib/transport/redis/peers.ts PEER_EXPIRY_MS). */
 const PEER_EXPIRY_MS = 3500;
 const PROBE_SOURCE = 'soak:probe-source';
 const PROBE_DEST = 'soak:probe-dest';

@@ -28,7 +28,7 @@ global.__soakRecordedMap = RecordedMap;
 const Module = require('module');
 const originalCompile = Module.prototype._compile;
 Module.prototype._compile = function compile(content, filename) {
-  if (/[\\/]dist[\\/]transport[\\/][^\\/]+\.js$/.test(filename) && !filename.includes('node_modules')) {
+  if (/[\\/]dist[\\/]transport[\\/].+\.js$/.test(filename) && !filename.includes('node_modules')) {
     // On the first line, after "use strict": line numbers stay those of the file.
     content = content.replace(/^("use strict";)?/, (directive) => `${directive}const Map = global.__soakRecordedMap;`);
   }

@@ -29,7 +29,7 @@ const PREFIX = 'c4-';
 const TIMEOUT_MS = 30_000;
 /** Replies still on their way when the caller was told: counted too. */
 const SETTLE_MS = 100;
-// A presence message, as lib/transport/wire.ts encodes it: [from, sentAt, "beat"].
+// A presence message, as lib/transport/redis/wire.ts encodes it: [from, sentAt, "beat"].
 const PRESENCE = /^\["[^"]+",\d+,"(hello|up|beat|bye)"\]$/;
 
 /** On each server: when the first member left DEST, and when DEST became empty. */

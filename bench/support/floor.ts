@@ -7,7 +7,7 @@ import { now } from './clock';
 
 // The compiled hook: `npm run bench` builds it first.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { createClientsFromUrl } = require('../../dist/transport/redis-clients');
+const { createClientsFromUrl } = require('../../dist/transport/redis/clients');
 
 const PING = 'bench-floor#ping';
 const PONG = 'bench-floor#pong';

@@ -1,0 +1,123 @@
+import { createClient } from 'redis';
+import type { Logger } from '../../deliver';
+
+/** A connected Redis client of either library this hook accepts. */
+export type AnyRedisClient = Record<string, any>;
+export type MessageListener = (message: string) => void;
+
+/** node-redis v4+ has `pSubscribe`; ioredis has the lowercase commands and events. */
+export function isNodeRedis(client: AnyRedisClient): boolean {
+  return typeof client.pSubscribe === 'function';
+}
+
+export function isReady(client: AnyRedisClient): boolean {
+  return isNodeRedis(client) ? client.isReady === true : client.status === 'ready';
+}
+
+/** Creates the publishing and subscribing clients for `url` (node-redis). */
+export function createClientsFromUrl(url: string) {
+  const options = {
+    url,
+    // The hook times out cluster operations itself; node-redis' per-command timer would only add cost.
+    commandOptions: { timeout: 0 },
+    // While disconnected, commands fail at once: queued, they would be sent after the reconnect, when
+    // the operations they belong to have already failed (and later ones may have been confirmed).
+    disableOfflineQueue: true,
+    socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
+  };
+  return { pub: createClient(options), sub: createClient(options) };
+}
+
+/** Closes a client the hook created; quietly, whatever state it is in. */
+export async function closeClient(client: AnyRedisClient): Promise<void> {
+  try {
+    if (isNodeRedis(client)) {
+      if (client.isOpen) await client.close();
+      else client.destroy();
+    } else {
+      await client.quit();
+    }
+  } catch {
+    // Already closed or never connected: nothing left to release.
+    if (isNodeRedis(client) && client.isOpen) client.destroy();
+  }
+}
+
+/**
+ * Removes a listener the hook added. A node-redis client is a view of an emitter: if its last
+ * listener goes, it grows its own listener table and later listeners never hear the events, so
+ * the last one stays (it only logs).
+ */
+export function removeListenerSafely(client: AnyRedisClient, event: string, listener: (...args: any[]) => void): void {
+  const total = (client.eventNames() as Array<string | symbol>).reduce((sum, name) => sum + client.listenerCount(name), 0);
+  if (total > 1) client.off(event, listener);
+}
+
+export function publish(client: AnyRedisClient, channel: string, message: string, sharded: boolean): Promise<number> {
+  if (isNodeRedis(client)) return sharded ? client.sPublish(channel, message) : client.publish(channel, message);
+  return sharded ? client.spublish(channel, message) : client.publish(channel, message);
+}
+
+/** Subscribes `listener` to one channel; resolves with the way to unsubscribe it. */
+export async function subscribe(
+  client: AnyRedisClient,
+  channel: string,
+  listener: MessageListener,
+  sharded: boolean,
+): Promise<() => Promise<void>> {
+  if (isNodeRedis(client)) {
+    const node = listener as (message: string, channel: string) => void;
+    if (sharded) {
+      await client.sSubscribe(channel, node);
+      return () => client.sUnsubscribe(channel, node);
+    }
+    await client.subscribe(channel, node);
+    return () => client.unsubscribe(channel, node);
+  }
+  // ioredis delivers every subscribed channel through one event.
+  const event = sharded ? 'smessage' : 'message';
+  const onMessage = (from: string, message: string) => { if (from === channel) listener(message); };
+  client.on(event, onMessage);
+  await (sharded ? client.ssubscribe(channel) : client.subscribe(channel));
+  return async () => {
+    client.off(event, onMessage);
+    await (sharded ? client.sunsubscribe(channel) : client.unsubscribe(channel));
+  };
+}
+
+/**
+ * The socket.io Redis adapters call client commands and drop the promises (e.g. every broadcast's
+ * PUBLISH); during a Redis outage those reject and would crash the process. This view of the
+ * client attaches a handler to every promise it returns, and otherwise behaves as the client.
+ */
+export function withHandledPromises(client: AnyRedisClient, log: Logger): AnyRedisClient {
+  const wrapped = new Map<PropertyKey, unknown>();
+  let lastWarning = 0;
+  let unreported = 0;
+  // During an outage every broadcast fails: say so at most every few seconds.
+  const onRejected = (err: unknown) => {
+    unreported += 1;
+    if (Date.now() - lastWarning < 5000) return;
+    log.warn(`sails-hook-rooms: ${unreported} Redis command(s) of the socket.io adapter failed, the last with:`, err);
+    lastWarning = Date.now();
+    unreported = 0;
+  };
+  return new Proxy(client, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      let method = wrapped.get(property);
+      if (!method) {
+        method = (...args: unknown[]) => {
+          const result = value.apply(target, args);
+          if (result && typeof (result as Promise<unknown>).then === 'function') {
+            (result as Promise<unknown>).then(undefined, onRejected);
+          }
+          return result;
+        };
+        wrapped.set(property, method);
+      }
+      return method;
+    },
+  });
+}

@@ -1,0 +1,139 @@
+/**
+ * The two Redis connections of a server (its own, made from `url`, or the user's), their outage
+ * state, and the subscriptions made on them. Whatever it opened, it closes, on every path.
+ */
+import { maskUrl, type ResolvedRoomsConfig } from '../../config';
+import type { Logger } from '../../deliver';
+import { unavailable } from './requests';
+import {
+  closeClient, createClientsFromUrl, isReady, publish, removeListenerSafely, subscribe,
+  type AnyRedisClient, type MessageListener,
+} from './clients';
+
+export interface RedisLink {
+  readonly pub: AnyRedisClient;
+  readonly sub: AnyRedisClient;
+  readonly sharded: boolean;
+  /** Both connections are up. */
+  isReady(): boolean;
+  /** The publishing connection is up. */
+  pubReady(): boolean;
+  publish(channel: string, payload: string): Promise<number>;
+  /** Subscribes `listener` to `channel`; unsubscribed by close(). */
+  subscribe(channel: string, listener: MessageListener): Promise<void>;
+  /** Called on either connection's 'ready' (which of them comes back first varies). */
+  onReady(listener: () => void): void;
+  /** Called when the subscribing connection fails. */
+  onSubscriberLost(listener: (err: unknown) => void): void;
+  /** Removes what the link added to the clients and closes those it created; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Connects clients the hook creates, failing within `timeoutMs`. */
+async function connectOwnClients(pub: AnyRedisClient, sub: AnyRedisClient, url: string, timeoutMs: number) {
+  let lastError: unknown;
+  const remember = (err: unknown) => { lastError = err; };
+  pub.on('error', remember);
+  sub.on('error', remember);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(unavailable(
+      `sails-hook-rooms could not reach Redis at ${maskUrl(url)} within ${timeoutMs} ms`
+        + `${lastError instanceof Error ? ` (${lastError.message || lastError.name})` : ''}: `
+        + 'check sails.config.rooms.url and that Redis is running.',
+      lastError,
+    )), timeoutMs);
+  });
+  try {
+    await Promise.race([Promise.all([pub.connect(), sub.connect()]), deadline]);
+  } catch (err) {
+    await Promise.all([closeClient(pub), closeClient(sub)]);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    pub.off('error', remember);
+    sub.off('error', remember);
+  }
+}
+
+/** Waits for clients the user passed to be ready, within `timeoutMs`. */
+async function awaitUserClients(clients: AnyRedisClient[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (const client of clients) {
+    while (!isReady(client)) {
+      if (Date.now() > deadline) {
+        throw unavailable(`sails.config.rooms.pubClient/subClient did not become ready within ${timeoutMs} ms: connect them before lifting Sails.`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+export async function openLink(config: ResolvedRoomsConfig, log: Logger): Promise<RedisLink> {
+  const sharded = config.adapter === 'redis-sharded';
+  const ownsClients = config.url !== undefined;
+  const { pub, sub } = ownsClients
+    ? createClientsFromUrl(config.url!)
+    : { pub: config.pubClient as AnyRedisClient, sub: config.subClient as AnyRedisClient };
+  // Without an 'error' listener a client error would crash the process. Reconnection attempts
+  // fail many times per outage: the first failure is reported, then the recovery.
+  let outageReported = false;
+  const onError = (err: unknown) => {
+    if (outageReported) return;
+    outageReported = true;
+    log.warn('sails-hook-rooms: lost the connection to Redis; cluster operations fail with E_UNAVAILABLE until it is back:', err);
+  };
+  const onBack = () => {
+    if (!outageReported || !isReady(pub) || !isReady(sub)) return;
+    outageReported = false;
+    log.warn('sails-hook-rooms: connected to Redis again.');
+  };
+  for (const client of [pub, sub]) {
+    client.on('error', onError);
+    client.on('ready', onBack);
+  }
+
+  if (ownsClients) await connectOwnClients(pub, sub, config.url!, config.timeout);
+  else await awaitUserClients([pub, sub], config.timeout);
+
+  const added: Array<[AnyRedisClient, string, (...args: any[]) => void]> = [];
+  const unsubscribers: Array<() => Promise<void>> = [];
+  let closed = false;
+
+  return {
+    pub,
+    sub,
+    sharded,
+    isReady: () => isReady(pub) && isReady(sub),
+    pubReady: () => isReady(pub),
+    publish: (channel, payload) => publish(pub, channel, payload, sharded),
+    async subscribe(channel, listener) {
+      unsubscribers.push(await subscribe(sub, channel, listener, sharded));
+    },
+    onReady(listener) {
+      for (const client of [pub, sub]) {
+        client.on('ready', listener);
+        added.push([client, 'ready', listener]);
+      }
+    },
+    onSubscriberLost(listener) {
+      sub.on('error', listener);
+      added.push([sub, 'error', listener]);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const [client, event, listener] of added) removeListenerSafely(client, event, listener);
+      if (ownsClients) {
+        // The 'error' listeners stay: a late socket error must not crash the process.
+        await Promise.all([closeClient(pub), closeClient(sub)]);
+        return;
+      }
+      for (const client of [pub, sub]) {
+        removeListenerSafely(client, 'ready', onBack);
+        removeListenerSafely(client, 'error', onError);
+      }
+      await Promise.all(unsubscribers.map((unsubscribe) => unsubscribe().catch(() => {})));
+    },
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * Requests this server sent to the others and waits on: who must answer, what they answered,
+ * and when each gives up. One class owns them; it publishes through `send` and reads the clock
+ * it is given, so it is tested with a fake one.
+ */
+import { RoomsError } from '../../errors';
+import type { Clock, Timer } from './clock';
+import type { Sent } from './outbox';
+import type { SocketRoutes } from './routes';
+import type { Reply, SentReply } from './wire';
+
+/** How a request ends: the replies of the servers concerned, or why there are none. */
+export type Done = (err: RoomsError | null, replies?: Reply[]) => void;
+
+interface PendingRequest {
+  id: number;
+  message: string;
+  /** Where it went: every server's request channel, or the inbox of the one server holding its sockets. */
+  channel: string;
+  /** When it fails with E_TIMEOUT (clock.now()). */
+  deadline: number;
+  /**
+   * Servers that must answer: those known to be up when it was sent (one Set for the requests
+   * sent while they did not change), or the one it was sent to.
+   */
+  awaited: Set<string>;
+  /** Redis accepted it (PUBLISH answered). */
+  published: boolean;
+  /** Who answered, and what (a few servers: arrays cost less than a Map). */
+  repliedBy: string[];
+  replies: Reply[];
+  /** For join/leave by ID and socket look-ups: the IDs it names, and those no server said it holds yet (done when none is). */
+  wantedIds: string[] | undefined;
+  missingIds: Set<string> | undefined;
+  done: Done;
+}
+
+export interface RequestsOptions {
+  timeoutMs: number;
+  clock: Clock;
+  /** Publishes a message on a channel; `onSent` is told how the PUBLISH went. */
+  send(channel: string, message: string, onSent?: Sent): void;
+  /** The channel every server reads. */
+  broadcastChannel: string;
+  /** The servers known to be up now. */
+  livePeers(): Set<string>;
+  routes: SocketRoutes;
+}
+
+export function unavailable(message: string, cause?: unknown): RoomsError {
+  return new RoomsError('E_UNAVAILABLE', message, cause === undefined ? undefined : { cause });
+}
+
+const notPublished = (err: unknown) => unavailable(`sails-hook-rooms could not publish to Redis: ${String(err)}`, err);
+
+export class PendingRequests {
+  private readonly pending = new Map<number, PendingRequest>();
+  // One timer for every request: they all wait `timeout`, so they expire in the order they were sent.
+  // It is left to run out when no request is pending: one request at a time then arms one timer
+  // per `timeout`, not one each.
+  private expiryTimer: Timer | undefined;
+
+  constructor(private readonly options: RequestsOptions) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Publishes a request on `channel` and waits for every server of `awaited` to answer (for
+   * requests naming socket IDs: until they are all found); `done` is told once, never before
+   * start() returned.
+   */
+  start(id: number, message: string, channel: string, awaited: Set<string>, wantedIds: string[] | undefined, done: Done): void {
+    const entry: PendingRequest = {
+      id,
+      message,
+      channel,
+      deadline: this.options.clock.now() + this.options.timeoutMs,
+      awaited,
+      published: false,
+      repliedBy: [],
+      replies: [],
+      wantedIds,
+      missingIds: wantedIds && new Set(wantedIds),
+      done,
+    };
+    this.pending.set(id, entry);
+    this.scheduleExpiry();
+    this.publish(entry);
+  }
+
+  onReply(from: string, id: number, reply: SentReply): void {
+    const entry = this.pending.get(id);
+    if (!entry || entry.repliedBy.includes(from)) return;
+    const foundIds = reply.foundIds === 'all' ? entry.wantedIds ?? [] : reply.foundIds;
+    entry.repliedBy.push(from);
+    entry.replies.push({ matched: reply.matched, foundIds, names: reply.names });
+    // A directed request's answer tells nothing new about where its sockets are.
+    if (entry.channel === this.options.broadcastChannel) this.options.routes.learn(from, foundIds);
+    for (const found of foundIds) entry.missingIds?.delete(found);
+    this.checkDone(entry);
+  }
+
+  /** A server left the cluster (lowered): nobody waits for it any more. */
+  peerLeft(peer: string): void {
+    for (const entry of this.pending.values()) {
+      entry.awaited.delete(peer);
+      this.checkDone(entry);
+    }
+  }
+
+  /** A server (re)subscribed: requests it may have missed meanwhile are sent again (changes are idempotent). */
+  peerResubscribed(peer: string): void {
+    for (const entry of this.pending.values()) {
+      if (entry.awaited.has(peer) && !entry.repliedBy.includes(peer)) this.options.send(entry.channel, entry.message);
+    }
+  }
+
+  failAll(err: RoomsError): void {
+    for (const entry of [...this.pending.values()]) this.settle(entry, err);
+  }
+
+  /** Fails what is pending and stops the timer. */
+  close(err: RoomsError): void {
+    this.expiryTimer?.cancel();
+    this.expiryTimer = undefined;
+    this.failAll(err);
+  }
+
+  private publish(entry: PendingRequest): void {
+    this.options.send(entry.channel, entry.message, (err) => {
+      if (err) return this.settle(entry, notPublished(err));
+      entry.published = true;
+      this.checkDone(entry);
+    });
+  }
+
+  private checkDone(entry: PendingRequest): void {
+    if (entry.missingIds?.size === 0) return this.settle(entry, null);
+    if (!entry.published) return;
+    for (const peer of entry.awaited) if (!entry.repliedBy.includes(peer)) return;
+    if (entry.channel !== this.options.broadcastChannel) return this.askEveryone(entry);
+    this.settle(entry, null);
+  }
+
+  /** A request sent on a stale route: the others may hold what its server did not. */
+  private askEveryone(entry: PendingRequest): void {
+    this.options.routes.forget(entry.missingIds!);
+    entry.channel = this.options.broadcastChannel;
+    entry.awaited = this.options.livePeers();
+    entry.published = false;
+    this.publish(entry);
+  }
+
+  private settle(entry: PendingRequest, err: RoomsError | null): void {
+    if (!this.pending.delete(entry.id)) return;
+    entry.done(err, err ? undefined : entry.replies);
+  }
+
+  private expire(): void {
+    this.expiryTimer = undefined;
+    const now = this.options.clock.now();
+    for (const entry of this.pending.values()) {
+      if (entry.deadline > now) break;
+      this.settle(entry, new RoomsError('E_TIMEOUT', `sails-hook-rooms: only ${entry.replies.length} of ${entry.awaited.size} other servers answered within ${this.options.timeoutMs} ms `
+        + '(sails.config.rooms.timeout); the change was applied on this server and on the servers that answered.'));
+    }
+    this.scheduleExpiry();
+  }
+
+  private scheduleExpiry(): void {
+    if (this.expiryTimer || this.pending.size === 0) return;
+    const oldest = this.pending.values().next().value as PendingRequest;
+    this.expiryTimer = this.options.clock.setTimeout(() => this.expire(), oldest.deadline - this.options.clock.now());
+  }
+}
