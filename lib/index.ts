@@ -83,7 +83,7 @@ function roomsHook(sails: SailsApp) {
       });
       await new Promise<void>((resolve) => sails.after('hook:sockets:loaded', resolve));
 
-      const transport: ClusterTransport = await createTransport(config!, sails.io, sails.log);
+      const transport: ClusterTransport = await createTransport(config!, sails.io, sails.log, (event, payload) => sails.emit(event, payload));
       const closeTransport = () => {
         transport.close().catch((err: unknown) => sails.log.warn('sails-hook-rooms: closing the cluster transport failed:', err));
       };

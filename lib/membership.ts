@@ -9,6 +9,16 @@ export type MembershipChange =
   | { type: 'addMembers' | 'removeMembers'; sourceRoom: string; rooms: string[] }
   | { type: 'leaveAll'; sourceRoom: string; includeSocketRooms: boolean; includeSourceRoom: boolean };
 
+/** The changes that take sockets out of rooms: what a fenced server catches up on (transport/redis/catch-up.ts). */
+export type Removal =
+  | { type: 'leave'; socketIds: string[]; rooms: string[] }
+  | { type: 'removeMembers'; sourceRoom: string; rooms: string[] }
+  | Extract<MembershipChange, { type: 'leaveAll' }>;
+
+export function isRemoval(change: MembershipChange): change is Removal {
+  return change.type === 'leave' || change.type === 'removeMembers' || change.type === 'leaveAll';
+}
+
 /** What one server did with a change. */
 export interface LocalOutcome {
   /** Sockets of this server the change applied to. */

@@ -19,11 +19,16 @@ function notFound(askedIds: readonly string[], foundIds: readonly string[]): str
 }
 
 function withPeers(here: RoomsResult, peers: PeerAnswer, askedIds: readonly string[] = []): RoomsResult {
+  // Unconfirmed, nobody said what they hold: claim nothing.
+  const missing = peers.confirmed ? notFound(askedIds, peers.foundIds) : [];
+  // With a server cut off, "connected to none of those that answered" is all that is known.
+  const cutOff = peers.unreachableServers > 0;
   return {
     matched: here.matched + peers.matched,
     servers: here.servers + peers.servers,
-    // Unconfirmed, nobody said what they hold: claim nothing.
-    notFound: peers.confirmed ? notFound(askedIds, peers.foundIds) : [],
+    notFound: cutOff ? [] : missing,
+    unreachable: cutOff ? missing : [],
+    unreachableServers: peers.unreachableServers,
   };
 }
 
@@ -48,7 +53,7 @@ export class RoomManager {
   /** join/leave of a socket connected to this server: nobody else to ask. */
   changeHere(type: 'join' | 'leave', socket: Socket, room: string): RoomsResult {
     void (type === 'join' ? socket.join(room) : socket.leave(room));
-    return { matched: 1, servers: 1, notFound: [] };
+    return { matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 };
   }
 
   addRoomMembersToRooms(sourceRoom: string, rooms: string[], cb?: RoomsCallback): Outcome {
@@ -63,18 +68,25 @@ export class RoomManager {
     return this.changeEverywhere({ type: 'leaveAll', sourceRoom, ...options }, cb);
   }
 
-  async roomsOf(ref: SocketRef): Promise<string[] | null> {
+  async roomsOf(ref: SocketRef, partial: boolean): Promise<string[] | null> {
     const socket = this.localSocket(ref);
     const id = typeof ref === 'string' ? ref : ref.id;
     if (socket) return [...socket.rooms].filter((room) => room !== id);
-    return this.transport.clustered ? this.transport.roomsOfRemoteSocket(id) : null;
+    return this.transport.clustered ? this.transport.roomsOfRemoteSocket(id, partial) : null;
   }
 
-  async membersOf(room: string): Promise<string[]> {
+  async membersOf(room: string, partial: boolean): Promise<string[]> {
     const here = [...(this.nsp.adapter.rooms.get(room) ?? [])];
     if (!this.transport.clustered) return here;
-    const elsewhere = await this.transport.remoteMembersOf(room);
-    return [...new Set([...here, ...elsewhere])];
+    try {
+      const elsewhere = await this.transport.remoteMembersOf(room, partial);
+      return [...new Set([...here, ...elsewhere])];
+    } catch (err) {
+      // Incomplete (a server cut off): what is known, this server's members included, comes with the error.
+      const partial = (err as { partial?: unknown }).partial;
+      if (Array.isArray(partial)) (err as { partial: string[] }).partial = [...new Set([...here, ...partial])];
+      throw err;
+    }
   }
 
   /**
@@ -109,14 +121,14 @@ export class RoomManager {
         elsewhere.push(typeof ref === 'string' ? ref : ref.id);
       }
     }
-    const result: RoomsResult = { matched, servers: 1, notFound: elsewhere };
+    const result: RoomsResult = { matched, servers: 1, notFound: elsewhere, unreachable: [], unreachableServers: 0 };
     if (elsewhere.length === 0 || !this.transport.clustered) return result;
     return this.whenPeersAnswer({ type, socketIds: elsewhere, rooms }, result, elsewhere, cb);
   }
 
   private changeEverywhere(change: MembershipChange, cb?: RoomsCallback): Outcome {
     const { matched } = applyLocally(this.nsp, change);
-    const result: RoomsResult = { matched, servers: 1, notFound: [] };
+    const result: RoomsResult = { matched, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 };
     if (!this.transport.clustered) return result;
     return this.whenPeersAnswer(change, result, [], cb);
   }

@@ -9,6 +9,7 @@ export interface SailsApp {
   sockets: Record<string, unknown>;
   log: Logger & { verbose(...args: unknown[]): void };
   after(event: string, listener: () => void): void;
+  emit(event: string, payload?: unknown): void;
   on(event: string, listener: () => void): void;
   removeListener(event: string, listener: () => void): void;
 }

@@ -43,6 +43,24 @@ function readLeaveAllOptions(value: unknown): Required<LeaveAllOptions> {
   };
 }
 
+/** `{ partial?: boolean }` of the queries: whether an answer may leave out servers cut off from the cluster. */
+function queryOptions(value: unknown, fnName: string): boolean {
+  if (value === undefined || value === null) return false;
+  let valid: boolean;
+  let partial: unknown;
+  try {
+    valid = typeof value === 'object' && !Array.isArray(value);
+    partial = valid ? (value as { partial?: unknown }).partial : undefined;
+  } catch (err) {
+    throw unreadable(err, 'E_INVALID_OPTIONS', `The options passed to sails.hooks.rooms.${fnName}()`);
+  }
+  if (valid && (partial === undefined || typeof partial === 'boolean')) return partial === true;
+  throw new RoomsError(
+    'E_INVALID_OPTIONS',
+    `sails.hooks.rooms.${fnName}() got ${describeValue(value)} as its options: pass { partial?: boolean }.`,
+  );
+}
+
 /**
  * The operations installed on `sails.sockets` (callback or promise) and on `sails.hooks.rooms`:
  * each parses its arguments once, then hands over to the room manager. `sails.sockets` warns of
@@ -138,17 +156,17 @@ export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErr
       return call('removeRoomMembersFromRooms', operations.removeRoomMembersFromRooms, sourceRoom, destRooms, cb);
     },
 
-    roomsOf(socket: unknown): Promise<string[] | null> {
+    roomsOf(socket: unknown, options?: unknown): Promise<string[] | null> {
       try {
-        return manager.roomsOf(parseSocket(socket, 'roomsOf'));
+        return manager.roomsOf(parseSocket(socket, 'roomsOf'), queryOptions(options, 'roomsOf'));
       } catch (err) {
         return Promise.reject(err);
       }
     },
 
-    membersOf(roomName: unknown): Promise<string[]> {
+    membersOf(roomName: unknown, options?: unknown): Promise<string[]> {
       try {
-        return manager.membersOf(parseRoom(roomName, 'membersOf', 'roomName'));
+        return manager.membersOf(parseRoom(roomName, 'membersOf', 'roomName'), queryOptions(options, 'membersOf'));
       } catch (err) {
         return Promise.reject(err);
       }

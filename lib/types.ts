@@ -7,8 +7,17 @@ export interface RoomsResult {
   matched: number;
   /** Servers that answered, this one included. */
   servers: number;
-  /** Socket IDs that were passed but are connected to no server that answered. */
+  /** Socket IDs that were passed and are connected to no server of the cluster: every server answered, none holds them. */
   notFound: string[];
+  /**
+   * Socket IDs that were passed and are connected to no server that answered, while some server
+   * is cut off from the cluster (fenced) and may hold them. A leave or removal is recorded for that
+   * server and applied there before its sockets hear the cluster again (or they are disconnected);
+   * a join did not reach them, and never will. See README, "Partitions".
+   */
+  unreachable: string[];
+  /** Servers cut off from the cluster that the change may concern (a removal is recorded for them, a join or add does not reach them). */
+  unreachableServers: number;
 }
 
 export type RoomsCallback = (err: RoomsError | null, result?: RoomsResult) => void;
@@ -23,6 +32,11 @@ export interface LeaveAllOptions {
   includeSocketRooms?: boolean;
   /** Also leave the source room itself (default `true`). */
   includeSourceRoom?: boolean;
+}
+
+export interface QueryOptions {
+  /** Answer with what the servers that can answer know, even while a server is cut off from the cluster (default `false`). */
+  partial?: boolean;
 }
 
 /** A connected client of node-redis (v4+) or ioredis; see README "Bring your own clients". */
@@ -79,10 +93,17 @@ export interface RoomsHookApi {
   leaveAll(sourceRoom: string, options?: LeaveAllOptions): Promise<RoomsResult>;
   addRoomMembersToRooms(sourceRoom: string, destRooms: RoomsArg): Promise<RoomsResult>;
   removeRoomMembersFromRooms(sourceRoom: string, destRooms: RoomsArg): Promise<RoomsResult>;
-  /** The rooms of a socket on any server (its own ID room left out), or `null` if it is connected nowhere. */
-  roomsOf(socket: SocketLike): Promise<string[] | null>;
-  /** The IDs of the sockets in a room, on every server. */
-  membersOf(roomName: string): Promise<string[]>;
+  /**
+   * The rooms of a socket on any server (its own ID room left out), or `null` if it is connected
+   * nowhere. While a server is cut off from the cluster and may hold it, rejects with
+   * `E_UNAVAILABLE`, unless `options.partial`: then `null` means "on none of the servers that answered".
+   */
+  roomsOf(socket: SocketLike, options?: QueryOptions): Promise<string[] | null>;
+  /**
+   * The IDs of the sockets in a room, on every server. While a server is cut off from the cluster,
+   * rejects with `E_UNAVAILABLE` (`err.partial`: the members the others hold), unless `options.partial`.
+   */
+  membersOf(roomName: string, options?: QueryOptions): Promise<string[]>;
 }
 
 /** The parts of the Sails app this hook adds or types; use it as the type of `sails` in TypeScript. */

@@ -3,10 +3,10 @@ import type { ResolvedRoomsConfig } from '../config';
 import type { Logger } from '../deliver';
 import { createMemoryTransport } from './memory';
 import { createRedisTransport } from './redis';
-import type { ClusterTransport } from './transport';
+import type { ClusterTransport, TransportEvents } from './transport';
 
 /** Builds the transport `sails.config.rooms.adapter` names; the Redis ones attach their socket.io adapter. */
-export function createTransport(config: ResolvedRoomsConfig, io: Server, log: Logger): Promise<ClusterTransport> {
+export function createTransport(config: ResolvedRoomsConfig, io: Server, log: Logger, emit: TransportEvents): Promise<ClusterTransport> {
   if (config.adapter === 'memory') return Promise.resolve(createMemoryTransport());
-  return createRedisTransport({ config, io, log });
+  return createRedisTransport({ config, io, log, emit });
 }

@@ -1,6 +1,6 @@
 import type { ClusterTransport, PeerAnswer } from './transport';
 
-const NO_PEERS: PeerAnswer = { servers: 0, matched: 0, foundIds: [], confirmed: true };
+const NO_PEERS: PeerAnswer = { servers: 0, matched: 0, foundIds: [], confirmed: true, unreachableServers: 0 };
 
 /** One server, socket.io's in-memory adapter: nothing crosses a process boundary. */
 export function createMemoryTransport(): ClusterTransport {

@@ -11,7 +11,15 @@ export interface PeerAnswer {
   foundIds: string[];
   /** `false` with `confirm: 'local'`: the change was sent, nobody was asked to answer. */
   confirmed: boolean;
+  /**
+   * Servers cut off from the cluster (fenced) that may hold sockets the change concerns: a removal
+   * is recorded for them, a join does not reach them (docs/partitions.md).
+   */
+  unreachableServers: number;
 }
+
+/** How the transport tells the app what happens to the cluster (sails.emit). */
+export type TransportEvents = (event: string, payload: Record<string, unknown>) => void;
 
 export type PeersAnswered = (err: RoomsError | null, peers?: PeerAnswer) => void;
 
@@ -25,10 +33,13 @@ export interface ClusterTransport {
    * sendChange returned (a callback: thousands may be in flight).
    */
   sendChange(change: MembershipChange, answered: PeersAnswered): void;
-  /** The rooms of a socket held by another server, or `null` if none holds it. */
-  roomsOfRemoteSocket(socketId: string): Promise<string[] | null>;
-  /** The members of a room on the other servers. */
-  remoteMembersOf(room: string): Promise<string[]>;
+  /**
+   * The rooms of a socket held by another server, or `null` if none holds it; rejects with
+   * E_UNAVAILABLE if a server cut off may hold it, unless `partial`.
+   */
+  roomsOfRemoteSocket(socketId: string, partial: boolean): Promise<string[] | null>;
+  /** The members of a room on the other servers; rejects with E_UNAVAILABLE (err.partial) if a server is cut off, unless `partial`. */
+  remoteMembersOf(room: string, partial: boolean): Promise<string[]>;
   /** Closes what the transport opened; safe to call twice. */
   close(): Promise<void>;
 }

@@ -61,25 +61,25 @@ describe('callbacks and promises of the sails.sockets room operations', () => {
     {
       title: "leave(socket ID, 'ok')",
       call: (cb) => app.sockets.leave(idA, 'ok', cb as any),
-      result: () => ({ matched: 1, servers: 1, notFound: [] }),
+      result: () => ({ matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 }),
       applied: () => assert.equal(serverSocket(idA).rooms.has('ok'), false),
     },
     {
       title: "join(socket ID, 'fresh')",
       call: (cb) => app.sockets.join(idA, 'fresh', cb as any),
-      result: () => ({ matched: 1, servers: 1, notFound: [] }),
+      result: () => ({ matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 }),
       applied: () => assert.equal(serverSocket(idA).rooms.has('fresh'), true),
     },
     {
       title: "leave([socket ID, unknown ID], 'ok')",
       call: (cb) => app.sockets.leave([idA, UNKNOWN_ID], 'ok', cb as any),
-      result: () => ({ matched: 1, servers: 1, notFound: [UNKNOWN_ID] }),
+      result: () => ({ matched: 1, servers: 1, notFound: [UNKNOWN_ID], unreachable: [], unreachableServers: 0 }),
       applied: () => assert.equal(serverSocket(idA).rooms.has('ok'), false),
     },
     {
       title: "leaveAll('src')",
       call: (cb) => (cb === undefined ? app.sockets.leaveAll('src') : app.sockets.leaveAll('src', cb as any)),
-      result: () => ({ matched: 2, servers: 1, notFound: [] }),
+      result: () => ({ matched: 2, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 }),
       applied: () => {
         assert.deepEqual([...serverSocket(idA).rooms], [idA]);
         assert.deepEqual([...serverSocket(idB).rooms], [idB]);
@@ -88,13 +88,13 @@ describe('callbacks and promises of the sails.sockets room operations', () => {
     {
       title: "addRoomMembersToRooms('src', 'fresh')",
       call: (cb) => app.sockets.addRoomMembersToRooms('src', 'fresh', cb as any),
-      result: () => ({ matched: 2, servers: 1, notFound: [] }),
+      result: () => ({ matched: 2, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 }),
       applied: () => assert.deepEqual([...app.io.of('/').adapter.rooms.get('fresh') ?? []].sort(), [idA, idB].sort()),
     },
     {
       title: "removeRoomMembersFromRooms('src', 'ok')",
       call: (cb) => app.sockets.removeRoomMembersFromRooms('src', 'ok', cb as any),
-      result: () => ({ matched: 2, servers: 1, notFound: [] }),
+      result: () => ({ matched: 2, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 }),
       applied: () => assert.equal(app.io.of('/').adapter.rooms.has('ok'), false),
     },
   ];
@@ -135,11 +135,11 @@ describe('callbacks and promises of the sails.sockets room operations', () => {
         assert.equal(cb.calls.length, 1);
         assert.ok(cb.alwaysAsync);
         assert.equal(err, null);
-        assert.deepEqual(result, { matched: 0, servers: 1, notFound: [UNKNOWN_ID] });
+        assert.deepEqual(result, { matched: 0, servers: 1, notFound: [UNKNOWN_ID], unreachable: [], unreachableServers: 0 });
       });
 
       it(`${fnName}(unknown ID, room) without a callback resolves with the same result`, async () => {
-        assert.deepEqual(await app.sockets[fnName](UNKNOWN_ID, 'ok'), { matched: 0, servers: 1, notFound: [UNKNOWN_ID] });
+        assert.deepEqual(await app.sockets[fnName](UNKNOWN_ID, 'ok'), { matched: 0, servers: 1, notFound: [UNKNOWN_ID], unreachable: [], unreachableServers: 0 });
       });
     }
   });
@@ -191,7 +191,7 @@ describe('callbacks and promises of the sails.sockets room operations', () => {
 });
 
 describe('settle(): how an outcome reaches the caller', () => {
-  const result: RoomsResult = { matched: 1, servers: 2, notFound: [] };
+  const result: RoomsResult = { matched: 1, servers: 2, notFound: [], unreachable: [], unreachableServers: 0 };
   let unhandled: ReturnType<typeof recordUnhandledRejections>;
 
   function fakeLogger(): Logger & { warnings: unknown[][]; errors: unknown[][] } {

@@ -111,7 +111,7 @@ describe('sails.config.rooms', function () {
       const app = await liftFixture({ sockets: { adapter: 'memory' } });
       try {
         assert.equal(typeof app.hooks.rooms.leave, 'function');
-        assert.deepEqual(await app.sockets.leave('connected-nowhere', 'room'), { matched: 0, servers: 1, notFound: ['connected-nowhere'] });
+        assert.deepEqual(await app.sockets.leave('connected-nowhere', 'room'), { matched: 0, servers: 1, notFound: ['connected-nowhere'], unreachable: [], unreachableServers: 0 });
       } finally {
         await lowerFixture(app);
       }

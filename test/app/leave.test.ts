@@ -77,7 +77,7 @@ describe('sails.sockets.leave on one server', () => {
         assert.ok(!req.socket.rooms.has('by-req'), 'the socket left before leave() returned');
         assert.deepEqual(localMembersOf(app, 'by-req'), []);
 
-        assert.deepEqual(await pending, { matched: 1, servers: 1, notFound: [] });
+        assert.deepEqual(await pending, { matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
         assert.deepEqual(await roomsReaching(app, me, ['by-req', 'by-req-kept']), ['by-req-kept']);
       });
 
@@ -89,7 +89,7 @@ describe('sails.sockets.leave on one server', () => {
         assert.ok(!socket.rooms.has('by-socket'), 'the socket left before leave() returned');
         assert.ok(!app.io.of('/').adapter.rooms.has('by-socket'), 'the emptied room is gone from the adapter');
 
-        assert.deepEqual(await pending, { matched: 1, servers: 1, notFound: [] });
+        assert.deepEqual(await pending, { matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
         assert.deepEqual(await roomsReaching(app, me, ['by-socket', 'by-socket-kept']), ['by-socket-kept']);
       });
 
@@ -99,7 +99,7 @@ describe('sails.sockets.leave on one server', () => {
         const pending = app.sockets.leave(me.socketId, 'by-id');
         assert.ok(!localRoomsOf(app, me.socketId).includes('by-id'), 'the socket left before leave() returned');
 
-        assert.deepEqual(await pending, { matched: 1, servers: 1, notFound: [] });
+        assert.deepEqual(await pending, { matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
         assert.deepEqual(await roomsReaching(app, me, ['by-id', 'by-id-kept']), ['by-id-kept']);
       });
 
@@ -111,7 +111,7 @@ describe('sails.sockets.leave on one server', () => {
         const pending = app.sockets.leave([req, serverSocketOf(app, them.socketId), thirdListener.socketId, UNKNOWN_SOCKET_ID], 'mixed');
         assert.deepEqual(localMembersOf(app, 'mixed'), [], 'all three left before leave() returned');
 
-        assert.deepEqual(await pending, { matched: 3, servers: 1, notFound: [UNKNOWN_SOCKET_ID] });
+        assert.deepEqual(await pending, { matched: 3, servers: 1, notFound: [UNKNOWN_SOCKET_ID], unreachable: [], unreachableServers: 0 });
         assert.deepEqual(await roomsReachingEach(app, everyone, ['mixed', 'mixed-kept']), [['mixed-kept'], ['mixed-kept'], ['mixed-kept']]);
       });
 
@@ -121,7 +121,7 @@ describe('sails.sockets.leave on one server', () => {
 
         const result = await app.sockets.leave([req, serverSocketOf(app, me.socketId), me.socketId], 'twice');
 
-        assert.deepEqual(result, { matched: 1, servers: 1, notFound: [] });
+        assert.deepEqual(result, { matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
         assert.deepEqual(await roomsReaching(app, me, ['twice']), []);
       });
 
@@ -132,7 +132,7 @@ describe('sails.sockets.leave on one server', () => {
         const rooms = localRoomsOf(app, me.socketId);
         assert.ok(!rooms.includes('many-1') && !rooms.includes('many-3') && rooms.includes('many-2'), `rooms right after leave(): ${rooms}`);
 
-        assert.deepEqual(await pending, { matched: 1, servers: 1, notFound: [] });
+        assert.deepEqual(await pending, { matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
         assert.deepEqual(await roomsReaching(app, me, ['many-1', 'many-2', 'many-3']), ['many-2']);
       });
 
@@ -140,7 +140,7 @@ describe('sails.sockets.leave on one server', () => {
         const pending = app.sockets.join(them.socketId, 'joined-by-id');
         assert.deepEqual(localMembersOf(app, 'joined-by-id'), [them.socketId], 'joined before join() returned');
 
-        assert.deepEqual(await pending, { matched: 1, servers: 1, notFound: [] });
+        assert.deepEqual(await pending, { matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
         assert.deepEqual(await roomsReachingEach(app, [me, them], ['joined-by-id']), [[], ['joined-by-id']]);
       });
 
@@ -175,13 +175,13 @@ describe('sails.sockets.leave on one server', () => {
 
       const result = await app.sockets.leave(me.socketId, ['result-a', 'result-b']);
 
-      assert.deepEqual(result, { matched: 1, servers: 1, notFound: [] });
+      assert.deepEqual(result, { matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
     });
 
     it('is matched 0 and notFound [id], not an error, for a socket ID connected nowhere (promise)', async () => {
       const result = await app.sockets.leave(UNKNOWN_SOCKET_ID, 'anywhere');
 
-      assert.deepEqual(result, { matched: 0, servers: 1, notFound: [UNKNOWN_SOCKET_ID] });
+      assert.deepEqual(result, { matched: 0, servers: 1, notFound: [UNKNOWN_SOCKET_ID], unreachable: [], unreachableServers: 0 });
     });
 
     it('is matched 0 and notFound [id], not an error, for a socket ID connected nowhere (callback)', async () => {
@@ -190,7 +190,7 @@ describe('sails.sockets.leave on one server', () => {
       });
 
       assert.equal(err, null);
-      assert.deepEqual(result, { matched: 0, servers: 1, notFound: [UNKNOWN_SOCKET_ID] });
+      assert.deepEqual(result, { matched: 0, servers: 1, notFound: [UNKNOWN_SOCKET_ID], unreachable: [], unreachableServers: 0 });
     });
 
     it('is matched 0 and notFound [id] for the Socket of a client that disconnected, and join() does not put it back in a room', async () => {
@@ -199,9 +199,9 @@ describe('sails.sockets.leave on one server', () => {
       gone.disconnect();
       await waitFor(() => socket.disconnected && !app.io.of('/').sockets.has(socket.id), `the server to see ${socket.id} disconnect`);
 
-      assert.deepEqual(await app.sockets.join(socket, 'ghosts'), { matched: 0, servers: 1, notFound: [socket.id] });
+      assert.deepEqual(await app.sockets.join(socket, 'ghosts'), { matched: 0, servers: 1, notFound: [socket.id], unreachable: [], unreachableServers: 0 });
       assert.equal(app.io.of('/').adapter.rooms.has('ghosts'), false, 'no room was created for a disconnected socket');
-      assert.deepEqual(await app.sockets.leave(socket, 'ghosts'), { matched: 0, servers: 1, notFound: [socket.id] });
+      assert.deepEqual(await app.sockets.leave(socket, 'ghosts'), { matched: 0, servers: 1, notFound: [socket.id], unreachable: [], unreachableServers: 0 });
     });
 
     it('is the same through the promise API of sails.hooks.rooms', async () => {
@@ -210,7 +210,7 @@ describe('sails.sockets.leave on one server', () => {
 
       const result = await app.hooks.rooms.leave([me.socketId, UNKNOWN_SOCKET_ID], 'hook-api');
 
-      assert.deepEqual(result, { matched: 1, servers: 1, notFound: [UNKNOWN_SOCKET_ID] });
+      assert.deepEqual(result, { matched: 1, servers: 1, notFound: [UNKNOWN_SOCKET_ID], unreachable: [], unreachableServers: 0 });
       assert.deepEqual(await app.hooks.rooms.roomsOf(me.socketId), []);
       assert.equal(await app.hooks.rooms.roomsOf(UNKNOWN_SOCKET_ID), null, 'a socket connected nowhere has no rooms');
     });
@@ -239,7 +239,7 @@ describe('sails.sockets.leave on one server', () => {
       assert.deepEqual(localMembersOf(app, 'dest-1'), sorted([a.socketId, b.socketId, c.socketId]));
       assert.deepEqual(localMembersOf(app, 'dest-2'), sorted([a.socketId, b.socketId]));
 
-      assert.deepEqual(await pending, { matched: 2, servers: 1, notFound: [] });
+      assert.deepEqual(await pending, { matched: 2, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
       assert.deepEqual(sorted(await app.hooks.rooms.membersOf('dest-2')), sorted([a.socketId, b.socketId]));
       assert.deepEqual(sorted(await app.hooks.rooms.roomsOf(a.socketId)), ['dest-1', 'dest-2', 'side', 'source']);
       assert.deepEqual(sorted(await app.hooks.rooms.roomsOf(c.socketId)), ['dest-1', 'side'], 'C is not in the source room');
@@ -252,7 +252,7 @@ describe('sails.sockets.leave on one server', () => {
       const pending = app.sockets.removeRoomMembersFromRooms('source', 'dest-1');
       assert.deepEqual(localMembersOf(app, 'dest-1'), [c.socketId], 'A and B left before it returned; C stays');
 
-      assert.deepEqual(await pending, { matched: 2, servers: 1, notFound: [] });
+      assert.deepEqual(await pending, { matched: 2, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
       assert.deepEqual(await app.hooks.rooms.membersOf('dest-1'), [c.socketId]);
       assert.deepEqual(sorted(await app.hooks.rooms.membersOf('dest-2')), sorted([a.socketId, b.socketId]));
       assert.deepEqual(await roomsReachingEach(app, [a, b, c], ['dest-1', 'dest-2']), [['dest-2'], ['dest-2'], ['dest-1']]);
@@ -272,7 +272,7 @@ describe('sails.sockets.leave on one server', () => {
       assert.deepEqual(localRoomsOf(app, a.socketId), [a.socketId], 'A left everything but its ID room before leaveAll() returned');
       assert.deepEqual(localRoomsOf(app, b.socketId), [b.socketId]);
 
-      assert.deepEqual(await pending, { matched: 2, servers: 1, notFound: [] });
+      assert.deepEqual(await pending, { matched: 2, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
       assert.deepEqual(await app.hooks.rooms.roomsOf(a.socketId), []);
       assert.deepEqual(await app.hooks.rooms.membersOf('source'), []);
       assert.deepEqual(await app.hooks.rooms.membersOf('side'), [c.socketId], 'C was not in the source room');
@@ -285,7 +285,7 @@ describe('sails.sockets.leave on one server', () => {
     it('leaveAll with includeSourceRoom: false keeps the members in the source room', async () => {
       const result = await app.sockets.leaveAll('source', { includeSourceRoom: false });
 
-      assert.deepEqual(result, { matched: 2, servers: 1, notFound: [] });
+      assert.deepEqual(result, { matched: 2, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
       assert.deepEqual(await app.hooks.rooms.roomsOf(a.socketId), ['source']);
       assert.deepEqual(sorted(await app.hooks.rooms.membersOf('source')), sorted([a.socketId, b.socketId]));
       assert.deepEqual(await app.hooks.rooms.membersOf('side'), [c.socketId]);
@@ -295,7 +295,7 @@ describe('sails.sockets.leave on one server', () => {
     it('leaveAll with includeSocketRooms: true also takes the members out of their own ID rooms', async () => {
       const result = await app.sockets.leaveAll('source', { includeSocketRooms: true });
 
-      assert.deepEqual(result, { matched: 2, servers: 1, notFound: [] });
+      assert.deepEqual(result, { matched: 2, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
       assert.deepEqual(localRoomsOf(app, a.socketId), []);
       assert.deepEqual(await app.hooks.rooms.membersOf(a.socketId), []);
       assert.deepEqual(localRoomsOf(app, c.socketId), sorted([c.socketId, 'side', 'dest-1']));
@@ -308,13 +308,13 @@ describe('sails.sockets.leave on one server', () => {
     it("treats '__proto__' and 'constructor' as ordinary source and destination rooms", async () => {
       await app.sockets.join([a.socketId, c.socketId], '__proto__');
 
-      assert.deepEqual(await app.sockets.addRoomMembersToRooms('__proto__', 'constructor'), { matched: 2, servers: 1, notFound: [] });
+      assert.deepEqual(await app.sockets.addRoomMembersToRooms('__proto__', 'constructor'), { matched: 2, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
       assert.deepEqual(sorted(await app.hooks.rooms.membersOf('constructor')), sorted([a.socketId, c.socketId]));
 
-      assert.deepEqual(await app.sockets.removeRoomMembersFromRooms('constructor', '__proto__'), { matched: 2, servers: 1, notFound: [] });
+      assert.deepEqual(await app.sockets.removeRoomMembersFromRooms('constructor', '__proto__'), { matched: 2, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
       assert.deepEqual(await app.hooks.rooms.membersOf('__proto__'), []);
 
-      assert.deepEqual(await app.sockets.leaveAll('constructor'), { matched: 2, servers: 1, notFound: [] });
+      assert.deepEqual(await app.sockets.leaveAll('constructor'), { matched: 2, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
       assert.deepEqual(await app.hooks.rooms.membersOf('constructor'), []);
       assert.deepEqual(await roomsReachingEach(app, [a, b, c], ['__proto__', 'constructor', 'side']), [[], ['side'], []]);
     });

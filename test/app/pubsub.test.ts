@@ -207,7 +207,7 @@ describe("Sails' pubsub hook and blueprints, which call sails.sockets.* without 
 
       assert.ok(socket.rooms.has('sails_model_pet_1:pet'), 'joined before join() returned');
       assert.ok(ret instanceof Promise, 'join() without a callback returns a promise');
-      assert.deepEqual(await ret, { matched: 1, servers: 1, notFound: [] });
+      assert.deepEqual(await ret, { matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
     });
 
     it('leave(socket, room) with no callback does not throw, applies the change at once, and returns a promise of the result', async () => {
@@ -218,7 +218,7 @@ describe("Sails' pubsub hook and blueprints, which call sails.sockets.* without 
 
       assert.ok(!socket.rooms.has('sails_model_pet_2:pet'), 'left before leave() returned');
       assert.ok(ret instanceof Promise);
-      assert.deepEqual(await ret, { matched: 1, servers: 1, notFound: [] });
+      assert.deepEqual(await ret, { matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
     });
 
     it('addRoomMembersToRooms and removeRoomMembersFromRooms with no callback (as _introduce and _retire call them) apply at once', async () => {
@@ -231,8 +231,8 @@ describe("Sails' pubsub hook and blueprints, which call sails.sockets.* without 
 
       assert.ok(introduced instanceof Promise && retired instanceof Promise);
       assert.deepEqual(await Promise.all([introduced, retired]), [
-        { matched: 1, servers: 1, notFound: [] },
-        { matched: 1, servers: 1, notFound: [] },
+        { matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 },
+        { matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 },
       ]);
     });
 

@@ -109,7 +109,7 @@ for (const { name, adapter, channels, start } of BACKENDS) {
         this.timeout(2500);
         const left = await a.post('/rooms/remove-socket', { socketId: 'no-such-socket', roomName: 'fun' });
         assert.equal(left.status, 200);
-        assert.deepEqual(left.body, { matched: 0, servers: 3, notFound: ['no-such-socket'] });
+        assert.deepEqual(left.body, { matched: 0, servers: 3, notFound: ['no-such-socket'], unreachable: [], unreachableServers: 0 });
       });
 
       it('sends a change to the one server known to hold the socket, and to every server once that is stale', async function () {
@@ -124,7 +124,7 @@ for (const { name, adapter, channels, start } of BACKENDS) {
           const watch = await watchRequests(redis.url, channels);
           try {
             const left = await a.post('/rooms/remove-socket', { socketId, roomName: 'routed' });
-            assert.deepEqual(left.body, { matched: 1, servers: 2, notFound: [] }, 'B alone was asked, and answered');
+            assert.deepEqual(left.body, { matched: 1, servers: 2, notFound: [], unreachable: [], unreachableServers: 0 }, 'B alone was asked, and answered');
             // A marker on the request channel after it: once the watcher sees it, it has seen everything before.
             await a.post('/rooms/remove-socket', { socketId: 'marker', roomName: 'none' });
             await waitFor(() => watch.requests.length > 0, 'the marker request');
@@ -138,7 +138,7 @@ for (const { name, adapter, channels, start } of BACKENDS) {
           await waitFor(async () => (await (await fetch(`${b.url}/rooms/rooms-of?socketId=${socketId}`)).json() as { rooms: unknown }).rooms === null,
             'B to see the socket gone');
           const gone = await a.post('/rooms/remove-socket', { socketId, roomName: 'routed' });
-          assert.deepEqual(gone.body, { matched: 0, servers: 3, notFound: [socketId] });
+          assert.deepEqual(gone.body, { matched: 0, servers: 3, notFound: [socketId], unreachable: [], unreachableServers: 0 });
         } finally {
           if (!disconnected) client.disconnect();
         }
@@ -206,7 +206,7 @@ for (const { name, adapter, channels, start } of BACKENDS) {
         const watch = await watchRequests(redis.url, channels);
         try {
           const added = await a.post('/rooms/room-to-rooms', { operation: 'add', sourceRoom: 'source', destRooms: ['dest1', 'dest2'] });
-          assert.deepEqual(added.body, { matched: 12, servers: 3, notFound: [] });
+          assert.deepEqual(added.body, { matched: 12, servers: 3, notFound: [], unreachable: [], unreachableServers: 0 });
           // A marker after it: once the watcher sees the marker, it has seen everything before it.
           await a.post('/rooms/remove-socket', { socketId: 'marker', roomName: 'none' });
           await waitFor(() => watch.requests.some((r) => r.kind === 'leave'), 'the marker request');
@@ -222,7 +222,7 @@ for (const { name, adapter, channels, start } of BACKENDS) {
         const clients = [onA, onB, onC, ...extra];
         const recordings = clients.map((client) => record<FunMessage>(client, 'fun'));
         const removed = await c.post('/rooms/room-to-rooms', { operation: 'remove', sourceRoom: 'source', destRooms: 'dest1' });
-        assert.deepEqual(removed.body, { matched: 12, servers: 3, notFound: [] });
+        assert.deepEqual(removed.body, { matched: 12, servers: 3, notFound: [], unreachable: [], unreachableServers: 0 });
         await c.post('/rooms/broadcast', { roomName: 'dest1', eventName: 'fun' });
         // dest2 was kept: its broadcast arrives, and after the dest1 one would have.
         const sentinels = clients.map((client) => nextEvent(client, 'sentinel'));
@@ -236,7 +236,7 @@ for (const { name, adapter, channels, start } of BACKENDS) {
 
       it('empties a room with leaveAll across servers, keeping each socket in its own room', async () => {
         const result = await b.post('/rooms/room-to-rooms', { operation: 'leaveAll', sourceRoom: 'source' });
-        assert.deepEqual(result.body, { matched: 12, servers: 3, notFound: [] });
+        assert.deepEqual(result.body, { matched: 12, servers: 3, notFound: [], unreachable: [], unreachableServers: 0 });
         for (const room of ['source', 'dest2']) {
           const { members } = await (await fetch(`${a.url}/rooms/members?roomName=${room}`)).json() as { members: string[] };
           assert.deepEqual(members, [], `${room} is empty`);

@@ -39,13 +39,13 @@ describe("confirm: 'local' (the documented Sails semantics)", function () {
     }
     assert.equal(joined.status, 200);
     // Counts this server only; it says nothing of IDs it could not check.
-    assert.deepEqual(joined.body, { matched: 0, servers: 1, notFound: [] });
+    assert.deepEqual(joined.body, { matched: 0, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
     await waitFor(async () => (await roomsOfB()).includes('sent'), 'B to apply the join once it runs again');
   });
 
   it('still applies leaves on the other server', async () => {
     const left = await servers[0]!.post('/rooms/remove-socket', { socketId: idOnB, roomName: 'sent' });
-    assert.deepEqual(left.body, { matched: 0, servers: 1, notFound: [] });
+    assert.deepEqual(left.body, { matched: 0, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 });
     await waitFor(async () => !(await roomsOfB()).includes('sent'), 'B to apply the leave');
   });
 });

@@ -221,12 +221,12 @@ describe('the Redis transport over lift and lower', function () {
       it('the in-process app adds and removes, by ID, a socket connected to the other process: the broadcast from the leave callback never reaches it', async () => {
         const welcome = nextEvent<FunMessage>(onOther, 'fun');
         const joined = await postJson<ChangeResult>(appUrl, '/rooms/add-socket', { socketId: idOnOther, roomName: 'cross', announce: 'welcome' });
-        assert.deepEqual(joined.body, { matched: 1, servers: 2, notFound: [] });
+        assert.deepEqual(joined.body, { matched: 1, servers: 2, notFound: [], unreachable: [], unreachableServers: 0 });
         assert.equal((await welcome).data, 'welcome', 'a broadcast from the in-process app reaches the other process');
 
         const fun = record<FunMessage>(onOther, 'fun');
         const left = await postJson<ChangeResult>(appUrl, '/rooms/remove-socket', { socketId: idOnOther, roomName: 'cross', announce: 'gone' });
-        assert.deepEqual(left.body, { matched: 1, servers: 2, notFound: [] });
+        assert.deepEqual(left.body, { matched: 1, servers: 2, notFound: [], unreachable: [], unreachableServers: 0 });
         await assertNoFunSince(appUrl, onOther, idOnOther, fun);
       });
 
@@ -234,13 +234,13 @@ describe('the Redis transport over lift and lower', function () {
         const members = () => app!.io.of('/').adapter.rooms.get('cross')?.has(idOnApp) ?? false;
         const welcome = nextEvent<FunMessage>(onApp, 'fun');
         const joined = await other.post<ChangeResult>('/rooms/add-socket', { socketId: idOnApp, roomName: 'cross', announce: 'welcome' });
-        assert.deepEqual(joined.body, { matched: 1, servers: 2, notFound: [] });
+        assert.deepEqual(joined.body, { matched: 1, servers: 2, notFound: [], unreachable: [], unreachableServers: 0 });
         assert.equal(members(), true, 'joined on the in-process app when the other process answered');
         assert.equal((await welcome).data, 'welcome', 'a broadcast from the other process reaches the in-process app');
 
         const fun = record<FunMessage>(onApp, 'fun');
         const left = await other.post<ChangeResult>('/rooms/remove-socket', { socketId: idOnApp, roomName: 'cross', announce: 'gone' });
-        assert.deepEqual(left.body, { matched: 1, servers: 2, notFound: [] });
+        assert.deepEqual(left.body, { matched: 1, servers: 2, notFound: [], unreachable: [], unreachableServers: 0 });
         assert.equal(members(), false, 'left on the in-process app when the other process answered');
         await assertNoFunSince(other.url, onApp, idOnApp, fun);
       });
@@ -330,16 +330,16 @@ describe('the Redis transport over lift and lower', function () {
     it('servers with the same key change each other\'s sockets by ID, confirmed, and carry each other\'s broadcasts', async () => {
       const welcome = nextEvent<FunMessage>(onPeer, 'fun');
       const joined = await postJson<ChangeResult>(appUrl, '/rooms/add-socket', { socketId: idOnPeer, roomName: 'keyed', announce: 'welcome' });
-      assert.deepEqual(joined.body, { matched: 1, servers: 2, notFound: [] });
+      assert.deepEqual(joined.body, { matched: 1, servers: 2, notFound: [], unreachable: [], unreachableServers: 0 });
       assert.equal((await welcome).data, 'welcome');
 
       const fun = record<FunMessage>(onPeer, 'fun');
       const left = await postJson<ChangeResult>(appUrl, '/rooms/remove-socket', { socketId: idOnPeer, roomName: 'keyed', announce: 'gone' });
-      assert.deepEqual(left.body, { matched: 1, servers: 2, notFound: [] });
+      assert.deepEqual(left.body, { matched: 1, servers: 2, notFound: [], unreachable: [], unreachableServers: 0 });
       await assertNoFunSince(appUrl, onPeer, idOnPeer, fun);
 
       const back = await peer!.post<ChangeResult>('/rooms/add-socket', { socketId: idOnApp, roomName: 'keyed' });
-      assert.deepEqual(back.body, { matched: 1, servers: 2, notFound: [] });
+      assert.deepEqual(back.body, { matched: 1, servers: 2, notFound: [], unreachable: [], unreachableServers: 0 });
       assert.equal(app!.io.of('/').adapter.rooms.get('keyed')?.has(idOnApp), true);
     });
 
@@ -347,9 +347,9 @@ describe('the Redis transport over lift and lower', function () {
       // Each server's timeout is 5 s: an answer made of a timeout could not come in time.
       this.timeout(4000);
       const fromApp = await postJson<ChangeResult>(appUrl, '/rooms/remove-socket', { socketId: idOnStranger, roomName: 'keyed' });
-      assert.deepEqual(fromApp.body, { matched: 0, servers: 2, notFound: [idOnStranger] });
+      assert.deepEqual(fromApp.body, { matched: 0, servers: 2, notFound: [idOnStranger], unreachable: [], unreachableServers: 0 });
       const fromStranger = await stranger!.post<ChangeResult>('/rooms/remove-socket', { socketId: idOnApp, roomName: 'keyed' });
-      assert.deepEqual(fromStranger.body, { matched: 0, servers: 1, notFound: [idOnApp] });
+      assert.deepEqual(fromStranger.body, { matched: 0, servers: 1, notFound: [idOnApp], unreachable: [], unreachableServers: 0 });
       assert.equal(app!.io.of('/').adapter.rooms.get('keyed')?.has(idOnApp), true, 'the stranger removed nothing here');
       const rooms = await fetch(`${peer!.url}/rooms/rooms-of?socketId=${idOnStranger}`);
       assert.deepEqual(await rooms.json(), { rooms: null });

@@ -15,7 +15,7 @@ function fakeRedis() {
 }
 
 const tick = () => new Promise<void>((resolve) => process.nextTick(resolve));
-const RESULT: RoomsResult = { matched: 1, servers: 2, notFound: [] };
+const RESULT: RoomsResult = { matched: 1, servers: 2, notFound: [], unreachable: [], unreachableServers: 0 };
 
 describe('the outbox of Redis messages', () => {
   it('publishes a message at once when nothing is on its way', () => {

@@ -32,7 +32,7 @@ function setUp(live = ['b', 'c']) {
 describe('requests waiting on other servers', () => {
   it('end once every awaited server answered and Redis accepted the PUBLISH, whichever comes first', () => {
     const { requests, outcomes, done, acknowledge } = setUp();
-    requests.start(1, 'm', BROADCAST, new Set(['b', 'c']), undefined, done);
+    requests.start(1, 'm', BROADCAST, new Set(['b', 'c']), { whenFenced: 'wait' }, done);
     requests.onReply('b', 1, { matched: 1, foundIds: [] });
     requests.onReply('c', 1, { matched: 2, foundIds: [] });
     assert.equal(outcomes.length, 0, 'not before Redis accepted it');
@@ -45,7 +45,7 @@ describe('requests waiting on other servers', () => {
 
   it('end as soon as every socket ID they name was found, without waiting for the other servers', () => {
     const { requests, outcomes, done, acknowledge, routes } = setUp();
-    requests.start(1, 'm', BROADCAST, new Set(['b', 'c']), ['s1'], done);
+    requests.start(1, 'm', BROADCAST, new Set(['b', 'c']), { wantedIds: ['s1'], whenFenced: 'wait' }, done);
     acknowledge();
     requests.onReply('c', 1, { matched: 1, foundIds: 'all' });
     assert.deepEqual(outcomes[0]!.replies, [{ matched: 1, foundIds: ['s1'], names: undefined }]);
@@ -54,7 +54,7 @@ describe('requests waiting on other servers', () => {
 
   it('count a server once, however many times it answers', () => {
     const { requests, outcomes, done, acknowledge } = setUp(['b']);
-    requests.start(1, 'm', BROADCAST, new Set(['b', 'c']), undefined, done);
+    requests.start(1, 'm', BROADCAST, new Set(['b', 'c']), { whenFenced: 'wait' }, done);
     acknowledge();
     requests.onReply('b', 1, { matched: 1, foundIds: [] });
     requests.onReply('b', 1, { matched: 1, foundIds: [] });
@@ -63,7 +63,7 @@ describe('requests waiting on other servers', () => {
 
   it('fail with E_TIMEOUT once the timeout passed, saying how many answered', () => {
     const { clock, requests, outcomes, done, acknowledge } = setUp();
-    requests.start(1, 'm', BROADCAST, new Set(['b', 'c']), undefined, done);
+    requests.start(1, 'm', BROADCAST, new Set(['b', 'c']), { whenFenced: 'wait' }, done);
     acknowledge();
     requests.onReply('b', 1, { matched: 1, foundIds: [] });
     clock.advance(TIMEOUT_MS - 1);
@@ -76,9 +76,9 @@ describe('requests waiting on other servers', () => {
 
   it('expire in the order they were sent, on one timer', () => {
     const { clock, requests, outcomes, done, acknowledge } = setUp();
-    requests.start(1, 'm1', BROADCAST, new Set(['b']), undefined, done);
+    requests.start(1, 'm1', BROADCAST, new Set(['b']), { whenFenced: 'wait' }, done);
     clock.advance(400);
-    requests.start(2, 'm2', BROADCAST, new Set(['b']), undefined, done);
+    requests.start(2, 'm2', BROADCAST, new Set(['b']), { whenFenced: 'wait' }, done);
     acknowledge();
     assert.equal(clock.pending, 1);
     clock.advance(600);
@@ -89,14 +89,14 @@ describe('requests waiting on other servers', () => {
 
   it('fail with E_UNAVAILABLE when Redis refuses the PUBLISH', () => {
     const { requests, outcomes, done, published } = setUp();
-    requests.start(1, 'm', BROADCAST, new Set(['b']), undefined, done);
+    requests.start(1, 'm', BROADCAST, new Set(['b']), { whenFenced: 'wait' }, done);
     published[0]!.onSent!(new Error('connection lost'));
     assert.equal(outcomes[0]!.err?.code, 'E_UNAVAILABLE');
   });
 
   it('stop waiting for a server that left, and send again to one that resubscribed', () => {
     const { requests, outcomes, done, acknowledge, published } = setUp();
-    requests.start(1, 'm', BROADCAST, new Set(['b', 'c']), undefined, done);
+    requests.start(1, 'm', BROADCAST, new Set(['b', 'c']), { whenFenced: 'wait' }, done);
     acknowledge();
     requests.peerResubscribed('c');
     assert.deepEqual(published.map((p) => p.message), ['m']);
@@ -108,7 +108,7 @@ describe('requests waiting on other servers', () => {
   it('on a stale route, ask every server once the one it was sent to said it holds none of its sockets', () => {
     const { requests, outcomes, done, acknowledge, published, routes } = setUp(['b', 'c']);
     routes.learn('b', ['s1']);
-    requests.start(1, 'm', 'inbox-of-b', new Set(['b']), ['s1'], done);
+    requests.start(1, 'm', 'inbox-of-b', new Set(['b']), { wantedIds: ['s1'], whenFenced: 'wait', followsRoute: true }, done);
     acknowledge();
     requests.onReply('b', 1, { matched: 0, foundIds: [] });
     assert.equal(published[0]?.channel, BROADCAST, 'sent again to every server');
@@ -121,8 +121,8 @@ describe('requests waiting on other servers', () => {
 
   it('fail every pending request on close, and leave no timer behind', () => {
     const { clock, requests, outcomes, done } = setUp();
-    requests.start(1, 'm', BROADCAST, new Set(['b']), undefined, done);
-    requests.start(2, 'm', BROADCAST, new Set(['b']), undefined, done);
+    requests.start(1, 'm', BROADCAST, new Set(['b']), { whenFenced: 'wait' }, done);
+    requests.start(2, 'm', BROADCAST, new Set(['b']), { whenFenced: 'wait' }, done);
     requests.close(Object.assign(new Error('lowered'), { code: 'E_UNAVAILABLE' }) as RoomsError);
     assert.deepEqual(outcomes.map((o) => o.err?.message), ['lowered', 'lowered']);
     assert.equal(clock.pending, 0);

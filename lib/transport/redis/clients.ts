@@ -121,3 +121,9 @@ export function withHandledPromises(client: AnyRedisClient, log: Logger): AnyRed
     },
   });
 }
+
+/** Runs a Lua script (EVAL): on a Redis Cluster, on the node of its first key. */
+export function evalScript(client: AnyRedisClient, script: string, keys: string[], args: string[]): Promise<unknown> {
+  if (isNodeRedis(client)) return client.eval(script, { keys, arguments: args });
+  return client.eval(script, keys.length, ...keys, ...args);
+}

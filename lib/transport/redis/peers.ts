@@ -1,54 +1,118 @@
 /**
- * The other servers of the cluster as this one knows them: when each was last heard from, and
- * their clock offsets. A server silent for PEER_EXPIRY_MS is taken for gone.
+ * The other servers of the cluster as this one knows them: the members (when each was last heard,
+ * their clock offsets) and the fenced ones, forgotten while cut off (docs/partitions.md). A member
+ * silent for PEER_EXPIRY_MS is fenced through the registry; until then requests wait for it.
  */
 import type { Clock } from './clock';
 import { PeerClocks } from './peer-clocks';
+import type { ServerRecord } from './registry';
 
 export const HEARTBEAT_MS = 1000;
-/** A server silent for this long is taken for gone (e.g. killed). */
+/** A member silent for this long is fenced (e.g. killed, or cut off from Redis). */
 export const PEER_EXPIRY_MS = 3500;
+/**
+ * A server that has not heard its own heartbeat come back for this long may be cut off: it holds
+ * what it receives and checks whether it was fenced. Shorter than the expiry, with a heartbeat to spare.
+ */
+export const DEAF_AFTER_MS = 2500;
 
 export class Peers {
   readonly clocks = new PeerClocks();
+  /** Members, and when each was last heard (clock.now()). */
   private readonly lastHeard = new Map<string, number>();
-  /** The servers known to be up, one Set for every request sent while they do not change. */
+  /** Fenced servers, and since when this server knows. */
+  private readonly fencedSince = new Map<string, number>();
+  /** The members, one Set for every request sent while they do not change. */
   private liveSet: Set<string> | undefined;
 
   constructor(private readonly clock: Clock, private readonly expiryMs = PEER_EXPIRY_MS) {}
 
+  /** Members known. */
   get size(): number {
     return this.lastHeard.size;
   }
 
-  heardFrom(peer: string): void {
-    if (!this.lastHeard.has(peer)) this.liveSet = undefined;
-    this.lastHeard.set(peer, this.clock.now());
+  fenced(): string[] {
+    return [...this.fencedSince.keys()];
   }
 
-  forget(peer: string): void {
-    this.lastHeard.delete(peer);
-    this.clocks.forget(peer);
-    this.liveSet = undefined;
+  get fencedCount(): number {
+    return this.fencedSince.size;
   }
 
-  isLive(peer: string): boolean {
-    return this.clock.now() - (this.lastHeard.get(peer) ?? -Infinity) <= this.expiryMs;
+  isMember(peer: string): boolean {
+    return this.lastHeard.has(peer);
   }
 
-  /** The servers heard from within the expiry; the others are forgotten. */
-  live(): Set<string> {
-    const now = this.clock.now();
-    for (const [peer, heard] of this.lastHeard) if (now - heard > this.expiryMs) this.forget(peer);
-    return this.liveSet ??= new Set(this.lastHeard.keys());
+  isFenced(peer: string): boolean {
+    return this.fencedSince.has(peer);
   }
 
   /**
-   * Back after an outage of this server's own: the servers known before were not silent, this one
-   * was deaf. They get a full expiry period to be heard again before they are taken for gone.
+   * A message from `peer`. A fenced server is not heard, unless it `registered` again (it says
+   * hello only then); returns whether it counts as a member.
+   */
+  heardFrom(peer: string, registered = false): boolean {
+    if (this.fencedSince.has(peer)) {
+      if (!registered) return false;
+      this.fencedSince.delete(peer);
+    }
+    if (!this.lastHeard.has(peer)) this.liveSet = undefined;
+    this.lastHeard.set(peer, this.clock.now());
+    return true;
+  }
+
+  markFenced(peer: string): void {
+    if (this.lastHeard.delete(peer)) this.liveSet = undefined;
+    this.clocks.forget(peer);
+    if (!this.fencedSince.has(peer)) this.fencedSince.set(peer, this.clock.now());
+  }
+
+  /** It left the cluster (lowered, or dropped from the record). */
+  forget(peer: string): void {
+    if (this.lastHeard.delete(peer)) this.liveSet = undefined;
+    this.fencedSince.delete(peer);
+    this.clocks.forget(peer);
+  }
+
+  /** The members: requests wait for each of them. */
+  live(): Set<string> {
+    return this.liveSet ??= new Set(this.lastHeard.keys());
+  }
+
+  /** Members silent for longer than the expiry: to be fenced. */
+  overdue(): string[] {
+    const now = this.clock.now();
+    const silent: string[] = [];
+    for (const [peer, heard] of this.lastHeard) if (now - heard > this.expiryMs) silent.push(peer);
+    return silent;
+  }
+
+  /**
+   * Back after an outage of this server's own: the members known before were not silent, this
+   * one was deaf. They get a full expiry period to be heard again before they are fenced.
    */
   heardFromEveryoneNow(): void {
     const now = this.clock.now();
     for (const peer of this.lastHeard.keys()) this.lastHeard.set(peer, now);
+  }
+
+  /**
+   * Takes in what the registry says of the cluster (`self` left out): members not known yet are
+   * awaited from now on, fenced and lost ones are fenced here too. Known members missing from it
+   * left, unless Redis lost the record (`recordLost`), in which case they register again soon.
+   */
+  syncWith(servers: ReadonlyMap<string, ServerRecord>, self: string, recordLost: boolean): void {
+    for (const [peer, { state }] of servers) {
+      if (peer === self) continue;
+      if (state === 'member') {
+        // A fenced one that is a member again registered since: it came back.
+        if (!this.lastHeard.has(peer)) this.heardFrom(peer, true);
+      } else {
+        this.markFenced(peer);
+      }
+    }
+    if (recordLost) return;
+    for (const peer of [...this.lastHeard.keys(), ...this.fencedSince.keys()]) if (!servers.has(peer)) this.forget(peer);
   }
 }

@@ -12,6 +12,13 @@ import type { Reply, SentReply } from './wire';
 /** How a request ends: the replies of the servers concerned, or why there are none. */
 export type Done = (err: RoomsError | null, replies?: Reply[]) => void;
 
+/**
+ * What a request does when a server it waits for is fenced: a removal goes on without it (its
+ * part is recorded for it, registry.ts); a query fails (its answer would be incomplete); a join
+ * waits (that server may have applied it before it was cut off: only a timeout can say "maybe").
+ */
+export type WhenFenced = 'goOn' | 'fail' | 'wait';
+
 interface PendingRequest {
   id: number;
   message: string;
@@ -32,7 +39,18 @@ interface PendingRequest {
   /** For join/leave by ID and socket look-ups: the IDs it names, and those no server said it holds yet (done when none is). */
   wantedIds: string[] | undefined;
   missingIds: Set<string> | undefined;
+  whenFenced: WhenFenced;
+  /** Sent to one server on a route: if it holds none of them, every server is asked. */
+  followsRoute: boolean;
   done: Done;
+}
+
+export interface RequestOptions {
+  /** Join/leave by ID and socket look-ups: the IDs it names; done once all are found. */
+  wantedIds?: string[];
+  whenFenced: WhenFenced;
+  /** Sent to the one server a route names: if it holds none of the IDs, every server is asked. */
+  followsRoute?: boolean;
 }
 
 export interface RequestsOptions {
@@ -71,7 +89,7 @@ export class PendingRequests {
    * requests naming socket IDs: until they are all found); `done` is told once, never before
    * start() returned.
    */
-  start(id: number, message: string, channel: string, awaited: Set<string>, wantedIds: string[] | undefined, done: Done): void {
+  start(id: number, message: string, channel: string, awaited: Set<string>, { wantedIds, whenFenced, followsRoute = false }: RequestOptions, done: Done): void {
     const entry: PendingRequest = {
       id,
       message,
@@ -83,6 +101,8 @@ export class PendingRequests {
       replies: [],
       wantedIds,
       missingIds: wantedIds && new Set(wantedIds),
+      whenFenced,
+      followsRoute,
       done,
     };
     this.pending.set(id, entry);
@@ -105,6 +125,21 @@ export class PendingRequests {
   /** A server left the cluster (lowered): nobody waits for it any more. */
   peerLeft(peer: string): void {
     for (const entry of this.pending.values()) {
+      entry.awaited.delete(peer);
+      this.checkDone(entry);
+    }
+  }
+
+  /** A server was fenced: each request waiting for it does as it said (WhenFenced). */
+  peerFenced(peer: string): void {
+    for (const entry of [...this.pending.values()]) {
+      if (!entry.awaited.has(peer) || entry.repliedBy.includes(peer) || entry.whenFenced === 'wait') continue;
+      if (entry.whenFenced === 'fail') {
+        this.settle(entry, unavailable(`sails-hook-rooms: server ${peer} was cut off from the cluster before it answered: the answer would be incomplete.`));
+        continue;
+      }
+      // Sets are shared between requests sent while the members did not change.
+      entry.awaited = new Set(entry.awaited);
       entry.awaited.delete(peer);
       this.checkDone(entry);
     }
@@ -140,7 +175,7 @@ export class PendingRequests {
     if (entry.missingIds?.size === 0) return this.settle(entry, null);
     if (!entry.published) return;
     for (const peer of entry.awaited) if (!entry.repliedBy.includes(peer)) return;
-    if (entry.channel !== this.options.broadcastChannel) return this.askEveryone(entry);
+    if (entry.followsRoute && entry.channel !== this.options.broadcastChannel) return this.askEveryone(entry);
     this.settle(entry, null);
   }
 

@@ -5,9 +5,14 @@
  *
  *   request   [from, sentAt, "q", id, reply (0|1), ttl, kind, ...arguments of the kind]
  *   reply     [from, sentAt, "r", id, matched, foundIds | "all", names?]
- *   presence  [from, sentAt, "hello" | "up" | "beat" | "bye"]
+ *   presence  [from, sentAt, "hello" | "up" | "beat" | "bye", protocol]
+ *   fence     [from, sentAt, "fence", server]      `server` was fenced (registry.ts)
+ *   lost      [from, sentAt, "lost", [servers]]    Redis lost their catch-up records
  *
  * A PUBLISH carries one message, or an array of those one server sent in the same tick (outbox.ts).
+ *
+ * `protocol` is PROTOCOL; servers of 0.1.x (protocol 1) sent presence without it, and know
+ * nothing of fences. A fenced server says hello only once it registered again (standing.ts).
  */
 import type { MembershipChange } from '../../membership';
 
@@ -29,6 +34,9 @@ export interface Reply {
 /** A reply as it is sent: `'all'` stands for every socket ID the request named (the usual answer of their holder). */
 export type SentReply = Omit<Reply, 'foundIds'> & { foundIds: string[] | 'all' };
 
+/** The version of these messages this build speaks; see the README's rolling-upgrade rule. */
+export const PROTOCOL = 2;
+
 /** `hello`: (re)subscribed; `up`: saw its own hello, so requests reach it now; `beat`: still here; `bye`: lowering. */
 export type Presence = 'hello' | 'up' | 'beat' | 'bye';
 
@@ -41,7 +49,9 @@ export type Message = Envelope & (
   /** `ttl`: the sender's timeout, past which it has given up on the request. */
   | { t: 'request'; id: number; reply: boolean; ttl: number; request: ClusterRequest }
   | { t: 'reply'; id: number; reply: SentReply }
-  | { t: Presence }
+  | { t: Presence; protocol: number }
+  | { t: 'fence'; server: string }
+  | { t: 'lost'; servers: string[] }
 );
 
 // Encoded by hand: the sender is a UUID, the rest are numbers, the hook's own words, and names
@@ -94,8 +104,16 @@ export function encodeReply(from: string, id: number, { matched, foundIds, names
   return `${head},${names === null ? 'null' : quoteAll(names)}]`;
 }
 
-export function encodePresence(from: string, presence: Presence): string {
-  return `["${from}",${Date.now()},"${presence}"]`;
+export function encodePresence(from: string, presence: Presence, sentAt = Date.now()): string {
+  return `["${from}",${sentAt},"${presence}",${PROTOCOL}]`;
+}
+
+export function encodeFence(from: string, server: string): string {
+  return `["${from}",${Date.now()},"fence","${server}"]`;
+}
+
+export function encodeLost(from: string, servers: readonly string[]): string {
+  return `["${from}",${Date.now()},"lost",${JSON.stringify(servers)}]`;
 }
 
 /** Whether `payload` holds a message (or a batch of messages) sent by `from`. */
@@ -106,7 +124,7 @@ export function sentBy(payload: string, from: string): boolean {
 
 /** Matches a payload holding the `presence` message of `from` (a UUID: nothing to escape). */
 export function presencePattern(from: string, presence: Presence): RegExp {
-  return new RegExp(`\\["${from}",\\d+,"${presence}"\\]`);
+  return new RegExp(`\\["${from}",\\d+,"${presence}",`);
 }
 
 function requestOf(fields: unknown[]): ClusterRequest | undefined {
@@ -148,8 +166,13 @@ function messageOf(fields: unknown): Message | undefined {
     case 'hello':
     case 'up':
     case 'beat':
-    case 'bye':
-      return { from, sentAt, t };
+    case 'bye': {
+      return { from, sentAt, t, protocol: typeof fields[3] === 'number' ? fields[3] : 1 };
+    }
+    case 'fence':
+      return typeof fields[3] === 'string' ? { from, sentAt, t, server: fields[3] } : undefined;
+    case 'lost':
+      return Array.isArray(fields[3]) ? { from, sentAt, t, servers: fields[3] as string[] } : undefined;
     default:
       return undefined;
   }

@@ -1,0 +1,134 @@
+/**
+ * What this server receives from the cluster, held while it does not know whether it was fenced
+ * (after a lost connection, a silence, or a fence notice), and let through in arrival order once
+ * it knows. Held, not dropped: a broadcast to a room a socket joined with a confirmed join must
+ * still reach it. Both the hook's requests and everything socket.io's adapter receives
+ * (broadcasts above all) pass here, in the order Redis delivered them.
+ *
+ * If the server was fenced, the catch-up is applied where the fence notice stood among them (or
+ * first, if the notice was missed while disconnected): requests after it were sent by servers that
+ * no longer counted on this one, and are dropped.
+ */
+import type { AnyRedisClient } from './clients';
+import type { Message } from './wire';
+
+/** Messages held at most (a server that cannot check for longer takes the last resort). */
+export const MAX_HELD = 50_000;
+
+type Held =
+  | { kind: 'request'; message: Extract<Message, { t: 'request' }> }
+  | { kind: 'adapter'; listener: (...args: any[]) => void; args: any[] }
+  | { kind: 'fence' };
+
+export interface Release {
+  /** A request held; `afterFence` when it came after this server was fenced. */
+  request(message: Extract<Message, { t: 'request' }>, afterFence: boolean): void;
+  /** Where the fence stood: apply the catch-up. Not called if the server was not fenced. */
+  catchUp(): void;
+}
+
+export class Gate {
+  private held: Held[] | undefined;
+
+  get holding(): boolean {
+    return this.held !== undefined;
+  }
+
+  get size(): number {
+    return this.held?.length ?? 0;
+  }
+
+  get overflowed(): boolean {
+    return this.size > MAX_HELD;
+  }
+
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** A request from another server: true if it was held (the caller handles it otherwise). */
+  heldRequest(message: Extract<Message, { t: 'request' }>): boolean {
+    if (!this.held) return false;
+    this.held.push({ kind: 'request', message });
+    return true;
+  }
+
+  /** This server's fence notice, read among the other messages. */
+  markFence(): void {
+    this.hold();
+    this.held!.push({ kind: 'fence' });
+  }
+
+  /** Delivers a message to socket.io's adapter, or holds it. */
+  deliver(listener: (...args: any[]) => void, args: any[]): void {
+    if (this.held) this.held.push({ kind: 'adapter', listener, args });
+    else listener(...args);
+  }
+
+  /** Lets everything held through, in order; `fenced`: the catch-up goes where the fence stood. */
+  release(fenced: boolean, handle: Release): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    const fenceAt = held.findIndex((item) => item.kind === 'fence');
+    let afterFence = fenced && fenceAt === -1;
+    if (afterFence) handle.catchUp();
+    for (const item of held) {
+      if (item.kind === 'fence') {
+        if (fenced && !afterFence) handle.catchUp();
+        afterFence = fenced;
+      } else if (item.kind === 'request') {
+        handle.request(item.message, afterFence);
+      } else {
+        item.listener(...item.args);
+      }
+    }
+  }
+
+  /** Forgets what is held (the last resort: the sockets it was for are disconnected). */
+  drop(): void {
+    this.held = undefined;
+  }
+}
+
+/** node-redis subscribe methods, and ioredis message events, whose listeners the adapter passes. */
+const SUBSCRIBE_METHODS = new Set(['subscribe', 'pSubscribe', 'sSubscribe', 'unsubscribe', 'pUnsubscribe', 'sUnsubscribe']);
+const LISTENER_METHODS = new Set(['on', 'addListener', 'prependListener', 'off', 'removeListener']);
+const MESSAGE_EVENTS = new Set(['message', 'messageBuffer', 'pmessage', 'pmessageBuffer', 'smessage', 'smessageBuffer']);
+
+/**
+ * The subscribing client as socket.io's adapter sees it: the same client, except that each message
+ * listener it registers is called through the gate.
+ */
+export function gatedSubscriber(client: AnyRedisClient, gate: Gate): AnyRedisClient {
+  const gated = new WeakMap<(...args: any[]) => void, (...args: any[]) => void>();
+  const gatedListener = (listener: (...args: any[]) => void) => {
+    let wrapped = gated.get(listener);
+    if (!wrapped) {
+      wrapped = (...args: any[]) => gate.deliver(listener, args);
+      gated.set(listener, wrapped);
+    }
+    return wrapped;
+  };
+  const proxy: AnyRedisClient = new Proxy(client, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== 'function' || typeof property !== 'string') return value;
+      // node-redis: (channels, listener, bufferMode); ioredis: (event, listener).
+      if (SUBSCRIBE_METHODS.has(property)) {
+        return (channels: unknown, listener?: unknown, ...rest: unknown[]) => value.call(target, channels,
+          typeof listener === 'function' ? gatedListener(listener as (...args: any[]) => void) : listener, ...rest);
+      }
+      if (LISTENER_METHODS.has(property)) {
+        return (event: unknown, listener: unknown) => {
+          const wrapped = MESSAGE_EVENTS.has(event as string) && typeof listener === 'function'
+            ? gatedListener(listener as (...args: any[]) => void)
+            : listener;
+          const result = value.call(target, event, wrapped);
+          return result === target ? proxy : result;
+        };
+      }
+      return value.bind(target);
+    },
+  });
+  return proxy;
+}
