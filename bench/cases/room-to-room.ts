@@ -9,7 +9,7 @@
  * Linearity: each server's time from its first member leaving to the last (adapter events), per
  * member, from 10k to 50k members, against the same growth for raw socket.leave on those members.
  *
- * Members are simulated sockets (support/simulated-sockets.ts): 50,000 real websocket clients do
+ * Members are simulated sockets (test/support/simulated-sockets.ts): 50,000 real websocket clients do
  * not fit the time budget on two cores. They run the same code path: the hook's membership code,
  * socket.leave(), the adapter.
  */

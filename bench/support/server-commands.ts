@@ -1,7 +1,7 @@
 /** Commands every bench server answers, whatever the case: set-up, observation, memory. */
 import { now } from './clock';
 import type { Commands } from './server-context';
-import { addSimulatedSockets, removeSimulatedSockets } from './simulated-sockets';
+import { addSimulatedSockets, removeSimulatedSockets } from '../../test/support/simulated-sockets';
 
 /** Real (connected) sockets of this server, simulated ones left out. */
 function connectedSockets(nsp: import('socket.io').Namespace) {

@@ -1,0 +1,90 @@
+/**
+ * The cluster's record (lib/transport/redis/registry.ts) in memory, for tests without Redis: the
+ * same steps as the Lua scripts, each atomic. test/cluster/registry.test.ts runs one contract
+ * against this and against the real scripts, so the two say the same.
+ */
+import { CATCH_UP_CAP, FENCED_RETENTION_MS, recordOf, type Registry, type ServerRecord } from '../../lib/transport/redis/registry';
+
+export class FakeRegistry implements Registry {
+  /** Server ID to its state as the scripts write it ("L", "F:<ms>", "X:<ms>"). */
+  readonly states = new Map<string, string>();
+  readonly logs = new Map<string, string[]>();
+  gen: string | undefined;
+  /** Notices "published" by the steps, in order. */
+  readonly published: string[] = [];
+  /** Redis' clock (ms). */
+  now = 1_000_000;
+  private gens = 0;
+
+  /** Redis restarted empty. */
+  lose(): void {
+    this.states.clear();
+    this.logs.clear();
+    this.gen = undefined;
+  }
+
+  async register(uid: string, knownGen: string, lostUids: readonly string[], lostNotice: string) {
+    this.gen ??= `gen-${++this.gens}`;
+    if (knownGen !== '' && this.gen !== knownGen && lostUids.length > 0) {
+      for (const lost of lostUids) this.states.set(lost, `X:${this.now}`);
+      this.published.push(lostNotice);
+    }
+    const previous = this.states.get(uid);
+    const entries = previous?.startsWith('F') ? [...(this.logs.get(uid) ?? [])] : [];
+    this.logs.delete(uid);
+    this.states.set(uid, 'L');
+    for (const [id, raw] of [...this.states]) {
+      const { since } = recordOf(raw);
+      if (since !== undefined && this.now - since > FENCED_RETENTION_MS) {
+        this.states.delete(id);
+        this.logs.delete(id);
+      }
+    }
+    return { gen: this.gen, now: this.now, previous: recordOf(previous).state, entries, servers: this.servers_() };
+  }
+
+  async fence(uid: string, gen: string, notice: string) {
+    if (this.gen !== gen) return 'generation' as const;
+    const state = this.states.get(uid);
+    if (state === undefined) return 'absent' as const;
+    if (!state.startsWith('L')) return 'already' as const;
+    this.states.set(uid, `F:${this.now}`);
+    this.published.push(notice);
+    return 'fenced' as const;
+  }
+
+  async record(entry: string, uids: readonly string[], gen: string) {
+    if (uids.length === 0) return { members: [], absent: [] };
+    if (this.gen !== gen) return 'generation' as const;
+    const members: string[] = [];
+    const absent: string[] = [];
+    for (const uid of uids) {
+      const state = this.states.get(uid);
+      if (state === undefined) absent.push(uid);
+      else if (state.startsWith('L')) members.push(uid);
+      else if (state.startsWith('F')) {
+        const log = this.logs.get(uid) ?? [];
+        log.push(entry);
+        this.logs.set(uid, log);
+        if (log.length > CATCH_UP_CAP) {
+          this.logs.delete(uid);
+          this.states.set(uid, `X:${this.now}`);
+        }
+      }
+    }
+    return { members, absent };
+  }
+
+  async servers() {
+    return this.servers_();
+  }
+
+  async leave(uid: string) {
+    this.states.delete(uid);
+    this.logs.delete(uid);
+  }
+
+  private servers_(): Map<string, ServerRecord> {
+    return new Map([...this.states].map(([id, raw]) => [id, recordOf(raw)]));
+  }
+}

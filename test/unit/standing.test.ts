@@ -1,0 +1,252 @@
+import assert from 'node:assert/strict';
+import { Server, Socket } from 'socket.io';
+import { Gate } from '../../lib/transport/redis/gate';
+import { LocalChanges } from '../../lib/transport/redis/local-changes';
+import { DEAF_AFTER_MS, HEARTBEAT_MS, Peers } from '../../lib/transport/redis/peers';
+import { Standing, type StandingEvent } from '../../lib/transport/redis/standing';
+import type { Message } from '../../lib/transport/redis/wire';
+import { FakeClock } from '../support/fake-clock';
+import { FakeRegistry } from '../support/fake-registry';
+import { addSimulatedSockets } from '../support/simulated-sockets';
+
+const TIMEOUT_MS = 2000;
+const turns = async () => { for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve)); };
+type Request = Extract<Message, { t: 'request' }>;
+const request = (id: number): Request => ({ from: 'a', sentAt: 0, t: 'request', id, reply: true, ttl: 1000, request: { kind: 'membersOf', room: 'r' } });
+
+/** Server "b" and its standing, with a socket "s0" in room "fun"; server "a" is a member too. */
+async function setUp() {
+  const clock = new FakeClock();
+  const registry = new FakeRegistry();
+  const nsp = new Server().of('/');
+  const [id] = addSimulatedSockets(nsp, Socket.prototype, 's', 1, ['fun']);
+  const disconnected: string[] = [];
+  nsp.sockets.get(id!)!.disconnect = (() => { disconnected.push(id!); nsp.adapter.delAll(id!); nsp.sockets.delete(id!); }) as unknown as Socket['disconnect'];
+  const gate = new Gate();
+  const local = new LocalChanges();
+  local.watch(nsp);
+  const peers = new Peers(clock);
+  const events: Array<[StandingEvent, Record<string, unknown>]> = [];
+  const handled: Array<[number, boolean]> = [];
+  const warnings: string[] = [];
+  let linkReady = true;
+  let probes = 0;
+  let hellos = 0;
+  const standing = new Standing({
+    uid: 'b', nsp, registry, gate, local, peers, clock, timeoutMs: TIMEOUT_MS,
+    log: { warn: (...args: unknown[]) => warnings.push(args.join(' ')), error: () => {} },
+    linkReady: () => linkReady,
+    probe: () => { probes++; },
+    handleRequest: (message, answer) => handled.push([message.id, answer]),
+    becameMember: () => { hellos++; },
+    lostNotice: (servers) => `lost ${servers.join(',')}`,
+    emit: (event, payload) => events.push([event, payload]),
+  });
+  await registry.register('a', '', [], '');
+  await standing.join();
+  const gen = registry.gen!;
+  /** Another server fences b, publishing the notice b then reads. */
+  const fenceB = async () => { assert.equal(await registry.fence('b', gen, 'notice'), 'fenced'); };
+  return {
+    clock, registry, nsp, gate, local, peers, standing, events, handled, warnings, disconnected, gen,
+    fenceB,
+    setLink: (ready: boolean) => { linkReady = ready; },
+    get probes() { return probes; },
+    get hellos() { return hellos; },
+    roomsOfS: () => [...(nsp.sockets.get('s0')?.rooms ?? [])].filter((room) => room !== 's0').sort(),
+  };
+}
+
+describe("a server's own standing in the cluster", () => {
+  it('joins the record at lift and knows the members from it', async () => {
+    const t = await setUp();
+    assert.equal(t.standing.isMember, true);
+    assert.deepEqual([...t.peers.live()], ['a']);
+  });
+
+  it('holds once it has not heard its own heartbeat for a while, checks once it hears itself again, and lets everything through if it was not fenced', async () => {
+    const t = await setUp();
+    t.clock.advance(DEAF_AFTER_MS - 1);
+    t.standing.tick();
+    assert.equal(t.standing.isMember, true);
+    t.clock.advance(2);
+    t.standing.tick();
+    assert.equal(t.standing.state, 'holding');
+    assert.equal(t.probes, 1, 'it asks to hear itself');
+    const delivered: string[] = [];
+    t.gate.deliver(() => delivered.push('broadcast'), []);
+    t.gate.heldRequest(request(1));
+    t.standing.tick();
+    await turns();
+    assert.equal(t.standing.state, 'holding', 'no check before it heard itself');
+    t.standing.heardOwnEcho();
+    await turns();
+    assert.equal(t.standing.isMember, true);
+    assert.deepEqual(delivered, ['broadcast']);
+    assert.deepEqual(t.handled, [[1, true]], 'held requests answered');
+    assert.equal(t.hellos, 1);
+    assert.deepEqual(t.events, [], 'not fenced: no event');
+  });
+
+  it('reading its fence notice, holds and catches up: requests before the notice applied unanswered, those after dropped', async () => {
+    const t = await setUp();
+    t.gate.hold();
+    t.gate.heldRequest(request(1));
+    await t.fenceB();
+    await t.registry.record(JSON.stringify({ type: 'leave', socketIds: ['s0'], rooms: ['fun'] }), ['b'], t.gen);
+    t.standing.fenceNotice();
+    t.gate.heldRequest(request(2));
+    await turns();
+    assert.equal(t.standing.isMember, true);
+    assert.deepEqual(t.roomsOfS(), []);
+    assert.deepEqual(t.handled, [[1, false]]);
+    assert.deepEqual(t.events.map(([event]) => event), ['rooms:fenced', 'rooms:rejoined']);
+    assert.equal(t.events[1]![1].removals, 1);
+    assert.deepEqual(t.disconnected, []);
+    assert.match(t.warnings.join('\n'), /fenced; it applied the 1 removal\(s\) confirmed without it \(1 membership\(s\) taken out\)/);
+  });
+
+  it('after losing its connection, fenced meanwhile (notice missed): catches up first, drops every request held', async () => {
+    const t = await setUp();
+    t.setLink(false);
+    t.standing.tick();
+    assert.equal(t.standing.state, 'holding');
+    await t.fenceB();
+    await t.registry.record(JSON.stringify({ type: 'leave', socketIds: ['s0'], rooms: ['fun'] }), ['b'], t.gen);
+    t.gate.heldRequest(request(1));
+    t.setLink(true);
+    t.standing.linkReady();
+    t.standing.heardOwnEcho();
+    await turns();
+    assert.equal(t.standing.isMember, true);
+    assert.deepEqual(t.roomsOfS(), []);
+    assert.deepEqual(t.handled, []);
+  });
+
+  it('asks again when a fence notice arrives while a check that found it a member was under way', async () => {
+    const t = await setUp();
+    t.setLink(false);
+    t.standing.tick();
+    t.setLink(true);
+    t.standing.linkReady();
+    t.standing.heardOwnEcho(); // the check starts: the record says member
+    await t.fenceB(); // fenced after the check read the record
+    t.standing.fenceNotice();
+    await turns();
+    assert.equal(t.standing.isMember, true);
+    assert.deepEqual(t.events.map(([event]) => event), ['rooms:fenced', 'rooms:rejoined'], 'the second check found the fence');
+  });
+
+  it('its catch-up record lost (it overflowed): disconnects its sockets, says why, and is a member again', async () => {
+    const t = await setUp();
+    await t.fenceB();
+    t.registry.states.set('b', 'X:1');
+    t.standing.fenceNotice();
+    await turns();
+    assert.deepEqual(t.disconnected, ['s0']);
+    assert.equal(t.standing.isMember, true);
+    assert.match(t.warnings.join('\n'), /its catch-up record was lost.*disconnected its 1 socket\(s\)/s);
+    assert.equal(t.events.at(-1)![1].lastResort, true);
+  });
+
+  it('dropped from the record (fenced longer than it is kept): the last resort', async () => {
+    const t = await setUp();
+    t.registry.states.delete('b');
+    t.setLink(false);
+    t.standing.tick();
+    t.setLink(true);
+    t.standing.linkReady();
+    t.standing.heardOwnEcho();
+    await turns();
+    assert.deepEqual(t.disconnected, ['s0']);
+    assert.match(t.warnings.join('\n'), /no longer in the cluster's record/);
+  });
+
+  describe('when Redis lost the record (restarted empty)', () => {
+    it('a plain full outage: waits for the members it knew to register again, then goes on, disconnecting nothing', async () => {
+      const t = await setUp();
+      t.setLink(false);
+      t.standing.tick();
+      t.registry.lose();
+      t.setLink(true);
+      t.standing.linkReady();
+      t.standing.heardOwnEcho();
+      await turns();
+      assert.equal(t.standing.state, 'holding', 'a, which it knew, has not registered yet');
+      await t.registry.register('a', t.gen, [], '');
+      t.clock.advance(HEARTBEAT_MS);
+      t.standing.tick();
+      await turns();
+      assert.equal(t.standing.isMember, true);
+      assert.deepEqual(t.disconnected, []);
+    });
+
+    it('marked lost by a member that knew it fenced: the last resort', async () => {
+      const t = await setUp();
+      t.setLink(false);
+      t.standing.tick();
+      t.registry.lose();
+      t.setLink(true);
+      t.standing.linkReady();
+      t.standing.heardOwnEcho();
+      await turns();
+      await t.registry.register('a', t.gen, ['b'], 'lost b');
+      t.clock.advance(HEARTBEAT_MS);
+      t.standing.tick();
+      await turns();
+      assert.deepEqual(t.disconnected, ['s0']);
+      assert.equal(t.standing.isMember, true);
+    });
+
+    it('a member it knew does not register within the timeout (it died): it cannot tell whether that one fenced it, the last resort', async () => {
+      const t = await setUp();
+      t.setLink(false);
+      t.standing.tick();
+      t.registry.lose();
+      t.setLink(true);
+      t.standing.linkReady();
+      t.standing.heardOwnEcho();
+      await turns();
+      for (let waited = 0; waited <= TIMEOUT_MS; waited += HEARTBEAT_MS) {
+        t.clock.advance(HEARTBEAT_MS);
+        t.standing.tick();
+        await turns();
+      }
+      assert.deepEqual(t.disconnected, ['s0']);
+      assert.match(t.warnings.join('\n'), /server\(s\) it knew \(a\) did not register again within 2000 ms/);
+    });
+
+    it('knowing itself fenced when the record was lost: the last resort', async () => {
+      const t = await setUp();
+      await t.fenceB();
+      t.setLink(false);
+      t.standing.fenceNotice();
+      t.registry.lose();
+      t.setLink(true);
+      t.standing.linkReady();
+      t.standing.heardOwnEcho();
+      await turns();
+      assert.deepEqual(t.disconnected, ['s0']);
+      assert.match(t.warnings.join('\n'), /Redis lost the cluster's record while this server was fenced/);
+    });
+  });
+
+  it('a check that fails (Redis away again) is tried again on the next heartbeat', async () => {
+    const t = await setUp();
+    t.setLink(false);
+    t.standing.tick();
+    t.setLink(true);
+    const register = t.registry.register.bind(t.registry);
+    let failures = 1;
+    t.registry.register = async (...args) => {
+      if (failures-- > 0) throw new Error('connection lost');
+      return register(...args);
+    };
+    t.standing.heardOwnEcho();
+    await turns();
+    assert.equal(t.standing.state, 'holding');
+    t.standing.tick();
+    await turns();
+    assert.equal(t.standing.isMember, true);
+  });
+});
