@@ -4,7 +4,7 @@ import { RoomManager } from './room-manager';
 import type { HookContext, SailsApp } from './sails';
 import { createRoomsApi, type RoomsApi } from './sockets-api';
 import { createTransport } from './transport';
-import type { ClusterTransport } from './transport/transport';
+import { LEAVE_MS, type ClusterTransport } from './transport/transport';
 import type * as types from './types';
 
 const { RoomsError } = errors;
@@ -89,10 +89,18 @@ function roomsHook(sails: SailsApp) {
       };
       if (lowered) return closeTransport();
 
+      // Sails does not wait for 'lower' listeners, and exits before the Redis client has written
+      // anything asked there; it waits for config.beforeShutdown: the hook leaves the cluster there.
+      const appBeforeShutdown = sails.config.beforeShutdown as ((done: (err?: unknown) => void) => void) | undefined;
+      sails.config.beforeShutdown = (done: (err?: unknown) => void) => {
+        void transport.leave(Math.min(config!.timeout, LEAVE_MS)).then(() => (appBeforeShutdown ? appBeforeShutdown(done) : done()));
+      };
+
       const manager = new RoomManager(sails.io.of('/'), transport);
       api = createRoomsApi(manager, sails.log, { warnUsageErrors: false });
       const restoreSockets = installOnSockets(sails.sockets, createRoomsApi(manager, sails.log, { warnUsageErrors: true }));
       teardown = () => {
+        sails.config.beforeShutdown = appBeforeShutdown;
         api = undefined;
         restoreSockets();
         closeTransport();

@@ -9,6 +9,7 @@ export function createMemoryTransport(): ClusterTransport {
     sendChange: (_change, answered) => process.nextTick(answered, null, NO_PEERS),
     roomsOfRemoteSocket: async () => null,
     remoteMembersOf: async () => [],
+    leave: async () => {},
     close: async () => {},
   };
 }

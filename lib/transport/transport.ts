@@ -18,6 +18,9 @@ export interface PeerAnswer {
   unreachableServers: number;
 }
 
+/** How long a lowering server waits for the cluster to take its goodbye. */
+export const LEAVE_MS = 1000;
+
 /** How the transport tells the app what happens to the cluster (sails.emit). */
 export type TransportEvents = (event: string, payload: Record<string, unknown>) => void;
 
@@ -40,6 +43,8 @@ export interface ClusterTransport {
   roomsOfRemoteSocket(socketId: string, partial: boolean): Promise<string[] | null>;
   /** The members of a room on the other servers; rejects with E_UNAVAILABLE (err.partial) if a server is cut off, unless `partial`. */
   remoteMembersOf(room: string, partial: boolean): Promise<string[]>;
+  /** Tells the other servers this one leaves, so they stop waiting for it; within `ms`. */
+  leave(ms: number): Promise<void>;
   /** Closes what the transport opened; safe to call twice. */
   close(): Promise<void>;
 }

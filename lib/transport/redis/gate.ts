@@ -92,14 +92,17 @@ export class Gate {
 
 /** node-redis subscribe methods, and ioredis message events, whose listeners the adapter passes. */
 const SUBSCRIBE_METHODS = new Set(['subscribe', 'pSubscribe', 'sSubscribe', 'unsubscribe', 'pUnsubscribe', 'sUnsubscribe']);
+/** The calls that subscribe, in either library. */
+const SUBSCRIBING = new Set(['subscribe', 'pSubscribe', 'sSubscribe', 'psubscribe', 'ssubscribe']);
 const LISTENER_METHODS = new Set(['on', 'addListener', 'prependListener', 'off', 'removeListener']);
 const MESSAGE_EVENTS = new Set(['message', 'messageBuffer', 'pmessage', 'pmessageBuffer', 'smessage', 'smessageBuffer']);
 
 /**
  * The subscribing client as socket.io's adapter sees it: the same client, except that each message
- * listener it registers is called through the gate.
+ * listener it registers is called through the gate. What its subscribe calls return goes to
+ * `subscriptions`, so the lift can tell whether they succeeded (the adapter does not wait).
  */
-export function gatedSubscriber(client: AnyRedisClient, gate: Gate): AnyRedisClient {
+export function gatedSubscriber(client: AnyRedisClient, gate: Gate, subscriptions: Array<PromiseLike<unknown>> = []): AnyRedisClient {
   const gated = new WeakMap<(...args: any[]) => void, (...args: any[]) => void>();
   const gatedListener = (listener: (...args: any[]) => void) => {
     let wrapped = gated.get(listener);
@@ -114,9 +117,13 @@ export function gatedSubscriber(client: AnyRedisClient, gate: Gate): AnyRedisCli
       const value = Reflect.get(target, property, target);
       if (typeof value !== 'function' || typeof property !== 'string') return value;
       // node-redis: (channels, listener, bufferMode); ioredis: (event, listener).
-      if (SUBSCRIBE_METHODS.has(property)) {
-        return (channels: unknown, listener?: unknown, ...rest: unknown[]) => value.call(target, channels,
-          typeof listener === 'function' ? gatedListener(listener as (...args: any[]) => void) : listener, ...rest);
+      if (SUBSCRIBE_METHODS.has(property) || SUBSCRIBING.has(property)) {
+        return (...args: unknown[]) => {
+          if (typeof args[1] === 'function') args[1] = gatedListener(args[1] as (...a: any[]) => void);
+          const result = value.apply(target, args);
+          if (SUBSCRIBING.has(property) && typeof result?.then === 'function') subscriptions.push(result);
+          return result;
+        };
       }
       if (LISTENER_METHODS.has(property)) {
         return (event: unknown, listener: unknown) => {

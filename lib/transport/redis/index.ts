@@ -19,7 +19,7 @@ import type { ResolvedRoomsConfig } from '../../config';
 import type { Logger } from '../../deliver';
 import { RoomsError } from '../../errors';
 import { isRemoval, type MembershipChange } from '../../membership';
-import type { ClusterTransport, PeerAnswer, TransportEvents } from '../transport';
+import { LEAVE_MS, type ClusterTransport, type PeerAnswer, type TransportEvents } from '../transport';
 import { answer } from './answer';
 import { withHandledPromises } from './clients';
 import { systemClock } from './clock';
@@ -30,6 +30,7 @@ import { createOutbox } from './outbox';
 import { HEARTBEAT_MS, Peers } from './peers';
 import { createRedisRegistry } from './registry';
 import { PendingRequests, unavailable, type Done, type WhenFenced } from './requests';
+import { liftRefused } from './rights';
 import { SocketRoutes } from './routes';
 import { Standing } from './standing';
 import {
@@ -50,6 +51,13 @@ interface RedisTransportOptions {
 }
 
 type MessageOf<T extends Message['t']> = Extract<Message, { t: T }>;
+
+/** Rejects if `promise` is not settled within `ms`. */
+function withinTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer from Redis within ${ms} ms`)), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
 
 /** What a request does when a server it waits for is fenced (requests.ts). */
 function whenFencedOf(request: ClusterRequest): WhenFenced {
@@ -135,6 +143,8 @@ export async function createRedisTransport({ config, io, log, emit }: RedisTrans
     if (type === 'bye') {
       peers.forget(from);
       requests.peerLeft(from);
+      // In case its own leave did not get out before its process exited.
+      registry.leave(from).catch(() => {});
       return;
     }
     // A fenced server says hello only once it registered again.
@@ -199,23 +209,6 @@ export async function createRedisTransport({ config, io, log, emit }: RedisTrans
     handlePublish(raw);
   };
 
-  await link.subscribe(requestChannel, onRequestChannel);
-  await link.subscribe(inboxOf(uid), handlePublish);
-  await standing.join();
-
-  link.onReady(() => {
-    if (!link.isReady()) return;
-    if (!standing.isMember) return standing.linkReady();
-    peers.heardFromEveryoneNow();
-    announce('hello');
-  });
-  link.onSubscriberLost((err) => {
-    standing.hold('it lost its subscriber connection to Redis');
-    if (requests.size === 0) return;
-    requests.failAll(unavailable('sails-hook-rooms lost its Redis connection while waiting for other servers: '
-      + 'the change was applied on this server and may or may not have been applied on the others.', err));
-  });
-
   /** Fences the members silent for longer than the expiry (each notice is read back in order, see onOwnMessage). */
   const fencing = new Set<string>();
   const fenceSilentMembers = () => {
@@ -243,7 +236,49 @@ export async function createRedisTransport({ config, io, log, emit }: RedisTrans
     // Other subscribers of the channel (e.g. a monitoring tool) never answer: the deadline bounds the wait.
     while (peers.size < others && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  await discoverPeers();
+
+  // Each step of the lift is named: if Redis refuses one (an ACL user without a right), the lift
+  // fails saying which, and closes what it opened.
+  let step = 'subscribe to its channels';
+  let unwatch = () => {};
+  try {
+    await link.subscribe(requestChannel, onRequestChannel);
+    await link.subscribe(inboxOf(uid), handlePublish);
+    step = "register in the cluster's record (a Lua script)";
+    await standing.join();
+    step = 'announce itself to the other servers';
+    await discoverPeers();
+    step = "subscribe socket.io's Redis adapter to its channels";
+    const adapterSubscriptions: Array<PromiseLike<unknown>> = [];
+    const adapterPub = withHandledPromises(link.pub, log);
+    const adapterSub = withHandledPromises(gatedSubscriber(link.sub, gate, adapterSubscriptions), log);
+    // Static subscriptions: a room's broadcasts never wait for a per-room SSUBSCRIBE after a join.
+    io.adapter(link.sharded
+      ? createShardedAdapter(adapterPub, adapterSub, { channelPrefix: config.key, subscriptionMode: 'static' })
+      : createAdapter(adapterPub, adapterSub, { key: config.key, publishOnSpecificResponseChannel: true }));
+    await withinTimeout(Promise.all(adapterSubscriptions), config.timeout);
+    unwatch = local.watch(nsp);
+  } catch (err) {
+    standing.close();
+    requests.close(unavailable('sails-hook-rooms did not lift.'));
+    // Registered already: the others must not wait for a server that never lifted.
+    if (standing.gen !== '') await registry.leave(uid).catch(() => {});
+    await link.close();
+    throw liftRefused(step, err, config.key, link.sharded);
+  }
+
+  link.onReady(() => {
+    if (!link.isReady()) return;
+    if (!standing.isMember) return standing.linkReady();
+    peers.heardFromEveryoneNow();
+    announce('hello');
+  });
+  link.onSubscriberLost((err) => {
+    standing.hold('it lost its subscriber connection to Redis');
+    if (requests.size === 0) return;
+    requests.failAll(unavailable('sails-hook-rooms lost its Redis connection while waiting for other servers: '
+      + 'the change was applied on this server and may or may not have been applied on the others.', err));
+  });
   const heartbeat = clock.setInterval(() => {
     standing.tick();
     if (!link.isReady()) return;
@@ -252,14 +287,6 @@ export async function createRedisTransport({ config, io, log, emit }: RedisTrans
     send(requestChannel, encodePresence(uid, 'beat', sentAt));
     if (standing.isMember) fenceSilentMembers();
   }, HEARTBEAT_MS);
-
-  const adapterPub = withHandledPromises(link.pub, log);
-  const adapterSub = withHandledPromises(gatedSubscriber(link.sub, gate), log);
-  // Static subscriptions: a room's broadcasts never wait for a per-room SSUBSCRIBE after a join.
-  io.adapter(link.sharded
-    ? createShardedAdapter(adapterPub, adapterSub, { channelPrefix: config.key, subscriptionMode: 'static' })
-    : createAdapter(adapterPub, adapterSub, { key: config.key, publishOnSpecificResponseChannel: true }));
-  const unwatch = local.watch(nsp);
 
   /**
    * Sends a request to the other servers; `done` gets the replies of those concerned (callbacks,
@@ -335,6 +362,13 @@ export async function createRedisTransport({ config, io, log, emit }: RedisTrans
     }, (err: unknown) => answered(unavailable(`sails-hook-rooms could not record the change for the servers cut off from the cluster: ${String(err)}`, err)));
   }
 
+  function leaveCluster(ms: number): Promise<void> {
+    if (closed || !link.pubReady()) return Promise.resolve();
+    // Out of the record first: a server hearing the bye reads a record without it.
+    const left = Promise.all([registry.leave(uid), sent(requestChannel, encodePresence(uid, 'bye'))]).then(() => {});
+    return withinTimeout(left, ms).catch(() => {});
+  }
+
   /** A query's answer is complete only if no server that may hold part of it is fenced. */
   function incomplete(what: string, partial: unknown): RoomsError {
     return Object.assign(unavailable(`sails-hook-rooms: ${peers.fencedCount} server(s) of the cluster are cut off from Redis, so ${what} cannot be known completely; `
@@ -362,17 +396,15 @@ export async function createRedisTransport({ config, io, log, emit }: RedisTrans
       if (!partial && peers.fencedCount > 0) throw incomplete(`the members of room ${JSON.stringify(room)}`, members);
       return members;
     },
+    leave: leaveCluster,
     async close() {
       if (closed) return;
+      await leaveCluster(Math.min(config.timeout, LEAVE_MS));
       closed = true;
       standing.close();
       heartbeat.cancel();
       unwatch();
       requests.close(unavailable('sails-hook-rooms was lowered while waiting for other servers.'));
-      if (link.pubReady()) {
-        await sent(requestChannel, encodePresence(uid, 'bye')).catch(() => {});
-        await registry.leave(uid).catch(() => {});
-      }
       await link.close();
     },
   };
