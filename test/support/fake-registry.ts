@@ -3,7 +3,7 @@
  * same steps as the Lua scripts, each atomic. test/cluster/registry.test.ts runs one contract
  * against this and against the real scripts, so the two say the same.
  */
-import { CATCH_UP_CAP, FENCED_RETENTION_MS, recordOf, type Registry, type ServerRecord } from '../../lib/transport/redis/registry';
+import { CATCH_UP_CAP, FENCED_RETENTION_MS, recordOf, type RecordOutcome, type Registry, type ServerRecord } from '../../lib/transport/redis/registry';
 
 export class FakeRegistry implements Registry {
   /** Server ID to its state as the scripts write it ("L", "F:<ms>", "X:<ms>"). */
@@ -23,7 +23,14 @@ export class FakeRegistry implements Registry {
     this.gen = undefined;
   }
 
-  async register(uid: string, knownGen: string, lostUids: readonly string[], lostNotice: string) {
+  // The Registry interface, over the synchronous steps below (test/support/fake-redis.ts runs those inside its commands).
+  register = async (...args: Parameters<FakeRegistry['registerNow']>) => this.registerNow(...args);
+  fence = async (...args: Parameters<FakeRegistry['fenceNow']>) => this.fenceNow(...args);
+  record = async (...args: Parameters<FakeRegistry['recordNow']>) => this.recordNow(...args);
+  servers = async () => this.serversNow();
+  leave = async (uid: string) => this.leaveNow(uid);
+
+  registerNow(uid: string, knownGen: string, lostUids: readonly string[], lostNotice: string) {
     this.gen ??= `gen-${++this.gens}`;
     if (knownGen !== '' && this.gen !== knownGen && lostUids.length > 0) {
       for (const lost of lostUids) this.states.set(lost, `X:${this.now}`);
@@ -40,10 +47,10 @@ export class FakeRegistry implements Registry {
         this.logs.delete(id);
       }
     }
-    return { gen: this.gen, now: this.now, previous: recordOf(previous).state, entries, servers: this.servers_() };
+    return { gen: this.gen, now: this.now, previous: recordOf(previous).state, entries, servers: this.serversNow() };
   }
 
-  async fence(uid: string, gen: string, notice: string) {
+  fenceNow(uid: string, gen: string, notice: string) {
     if (this.gen !== gen) return 'generation' as const;
     const state = this.states.get(uid);
     if (state === undefined) return 'absent' as const;
@@ -53,7 +60,7 @@ export class FakeRegistry implements Registry {
     return 'fenced' as const;
   }
 
-  async record(entry: string, uids: readonly string[], gen: string) {
+  recordNow(entry: string, uids: readonly string[], gen: string): RecordOutcome | 'generation' {
     if (uids.length === 0) return { members: [], absent: [] };
     if (this.gen !== gen) return 'generation' as const;
     const members: string[] = [];
@@ -75,16 +82,12 @@ export class FakeRegistry implements Registry {
     return { members, absent };
   }
 
-  async servers() {
-    return this.servers_();
-  }
-
-  async leave(uid: string) {
+  leaveNow(uid: string): void {
     this.states.delete(uid);
     this.logs.delete(uid);
   }
 
-  private servers_(): Map<string, ServerRecord> {
+  serversNow(): Map<string, ServerRecord> {
     return new Map([...this.states].map(([id, raw]) => [id, recordOf(raw)]));
   }
 }

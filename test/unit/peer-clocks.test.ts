@@ -20,3 +20,26 @@ describe('the delay of a message from another server, whose clock differs', () =
     assert.equal(clocks.delayOf('b', 3_300, 3_801), 0);
   });
 });
+
+describe('the estimate of another server\'s clock, when that clock steps or its messages stall', () => {
+  it('takes a clock set back (a VM whose clock did not show a pause) within three heartbeats, not a window later', () => {
+    const clocks = new PeerClocks();
+    for (let t = 0; t < 5; t++) clocks.heartbeat('b', t * 1000, t * 1000 + 1);
+    // B's clock is now 8 s behind: its messages look 8 s late at first...
+    assert.equal(clocks.delayOf('b', 5_000 - 8_000, 5_001), 8_000);
+    clocks.heartbeat('b', 6_000 - 8_000, 6_001);
+    clocks.heartbeat('b', 7_000 - 8_000, 7_001);
+    clocks.heartbeat('b', 8_000 - 8_000, 8_001);
+    // ...then no more, three heartbeats later.
+    assert.equal(clocks.delayOf('b', 8_500 - 8_000, 8_502), 1);
+  });
+
+  it('does not take a burst of messages that waited (a stall) for a clock step: a request that waited stays late', () => {
+    const clocks = new PeerClocks();
+    for (let t = 0; t < 5; t++) clocks.heartbeat('b', t * 1000, t * 1000 + 1);
+    // 8 s of B's heartbeats arrive together after a stall...
+    for (let t = 5; t < 13; t++) clocks.heartbeat('b', t * 1000, 13_000 + t);
+    // ...and a request sent during it is still 8 s late.
+    assert.ok(clocks.delayOf('b', 5_500, 13_020) > 7_000);
+  });
+});

@@ -48,7 +48,7 @@ describe('requests waiting on other servers', () => {
     requests.start(1, 'm', BROADCAST, new Set(['b', 'c']), { wantedIds: ['s1'], whenFenced: 'wait' }, done);
     acknowledge();
     requests.onReply('c', 1, { matched: 1, foundIds: 'all' });
-    assert.deepEqual(outcomes[0]!.replies, [{ matched: 1, foundIds: ['s1'], names: undefined }]);
+    assert.deepEqual(outcomes[0]!.replies, [{ from: 'c', matched: 1, foundIds: ['s1'], names: undefined }]);
     assert.equal(routes.holderOf(['s1']), 'c', 'a broadcast request teaches where its sockets are');
   });
 

@@ -101,3 +101,22 @@ describe('the messages servers exchange on Redis', () => {
     assert.deepEqual(messagesOf(`[[1,2],${encodePresence(SERVER, 'up')},[null]]`).map((m) => m.t), ['up']);
   });
 });
+
+describe('a request that names the servers its sender does not count on', () => {
+  it('carries them after the arguments of each kind, and a request without them reads as before', () => {
+    const requests: ClusterRequest[] = [
+      { kind: 'change', change: { type: 'join', socketIds: ['s'], rooms: ['r'] } },
+      { kind: 'change', change: { type: 'removeMembers', sourceRoom: 'src', rooms: ['r'] } },
+      { kind: 'change', change: { type: 'leaveAll', sourceRoom: 'src', includeSocketRooms: true, includeSourceRoom: false } },
+      { kind: 'roomsOf', socketId: 's' },
+      { kind: 'membersOf', room: 'r' },
+    ];
+    for (const request of requests) {
+      const read: Message[] = [];
+      forEachMessage(encodeRequest('a', 1, true, 1000, request, 5, ['b', 'c']), (message) => read.push(message));
+      forEachMessage(encodeRequest('a', 2, true, 1000, request, 5), (message) => read.push(message));
+      assert.deepEqual(read.map((m) => (m.t === 'request' ? m.excluded ?? null : 'not a request')), [['b', 'c'], null], JSON.stringify(request));
+      assert.deepEqual(read.map((m) => m.t === 'request' && m.request), [request, request]);
+    }
+  });
+});

@@ -7,10 +7,10 @@ import { RoomsError } from '../../errors';
 import type { Clock, Timer } from './clock';
 import type { Sent } from './outbox';
 import type { SocketRoutes } from './routes';
-import type { Reply, SentReply } from './wire';
+import type { Received, SentReply } from './wire';
 
 /** How a request ends: the replies of the servers concerned, or why there are none. */
-export type Done = (err: RoomsError | null, replies?: Reply[]) => void;
+export type Done = (err: RoomsError | null, replies?: Received[]) => void;
 
 /**
  * What a request does when a server it waits for is fenced: a removal goes on without it (its
@@ -35,7 +35,7 @@ interface PendingRequest {
   published: boolean;
   /** Who answered, and what (a few servers: arrays cost less than a Map). */
   repliedBy: string[];
-  replies: Reply[];
+  replies: Received[];
   /** For join/leave by ID and socket look-ups: the IDs it names, and those no server said it holds yet (done when none is). */
   wantedIds: string[] | undefined;
   missingIds: Set<string> | undefined;
@@ -115,7 +115,7 @@ export class PendingRequests {
     if (!entry || entry.repliedBy.includes(from)) return;
     const foundIds = reply.foundIds === 'all' ? entry.wantedIds ?? [] : reply.foundIds;
     entry.repliedBy.push(from);
-    entry.replies.push({ matched: reply.matched, foundIds, names: reply.names });
+    entry.replies.push({ from, matched: reply.matched, foundIds, names: reply.names });
     // A directed request's answer tells nothing new about where its sockets are.
     if (entry.channel === this.options.broadcastChannel) this.options.routes.learn(from, foundIds);
     for (const found of foundIds) entry.missingIds?.delete(found);

@@ -3,7 +3,7 @@
  * object: a server encodes and parses one per request and per reply, and arrays cost about half
  * as much. Every message starts with its sender and when it was sent, on the sender's clock:
  *
- *   request   [from, sentAt, "q", id, reply (0|1), ttl, kind, ...arguments of the kind]
+ *   request   [from, sentAt, "q", id, reply (0|1), ttl, kind, ...arguments of the kind, excluded?]
  *   reply     [from, sentAt, "r", id, matched, foundIds | "all", names?]
  *   presence  [from, sentAt, "hello" | "up" | "beat" | "bye", protocol]
  *   fence     [from, sentAt, "fence", server]      `server` was fenced (registry.ts)
@@ -13,6 +13,8 @@
  *
  * `protocol` is PROTOCOL; servers of 0.1.x (protocol 1) sent presence without it, and know
  * nothing of fences. A fenced server says hello only once it registered again (standing.ts).
+ * A request's `excluded`: the servers its sender counted as fenced when it sent it, which must not
+ * apply it (a join did not reach them; a removal is recorded for them, or sent to them directly).
  */
 import type { MembershipChange } from '../../membership';
 
@@ -34,6 +36,11 @@ export interface Reply {
 /** A reply as it is sent: `'all'` stands for every socket ID the request named (the usual answer of their holder). */
 export type SentReply = Omit<Reply, 'foundIds'> & { foundIds: string[] | 'all' };
 
+/** A reply as a request received it: with the server that sent it. */
+export interface Received extends Reply {
+  from: string;
+}
+
 /** The version of these messages this build speaks; see the README's rolling-upgrade rule. */
 export const PROTOCOL = 2;
 
@@ -47,7 +54,7 @@ interface Envelope {
 
 export type Message = Envelope & (
   /** `ttl`: the sender's timeout, past which it has given up on the request. */
-  | { t: 'request'; id: number; reply: boolean; ttl: number; request: ClusterRequest }
+  | { t: 'request'; id: number; reply: boolean; ttl: number; request: ClusterRequest; excluded?: string[] }
   | { t: 'reply'; id: number; reply: SentReply }
   | { t: Presence; protocol: number }
   | { t: 'fence'; server: string }
@@ -94,12 +101,13 @@ function requestArguments(request: ClusterRequest): string {
   }
 }
 
-export function encodeRequest(from: string, id: number, reply: boolean, ttl: number, request: ClusterRequest): string {
-  return `["${from}",${Date.now()},"q",${id},${flag(reply)},${ttl},${requestArguments(request)}]`;
+export function encodeRequest(from: string, id: number, reply: boolean, ttl: number, request: ClusterRequest, sentAt = Date.now(), excluded: readonly string[] = []): string {
+  const message = `["${from}",${sentAt},"q",${id},${flag(reply)},${ttl},${requestArguments(request)}`;
+  return excluded.length === 0 ? `${message}]` : `${message},${quoteAll(excluded)}]`;
 }
 
-export function encodeReply(from: string, id: number, { matched, foundIds, names }: SentReply): string {
-  const head = `["${from}",${Date.now()},"r",${id},${matched},${foundIds === 'all' ? '"all"' : quoteAll(foundIds)}`;
+export function encodeReply(from: string, id: number, { matched, foundIds, names }: SentReply, sentAt = Date.now()): string {
+  const head = `["${from}",${sentAt},"r",${id},${matched},${foundIds === 'all' ? '"all"' : quoteAll(foundIds)}`;
   if (names === undefined) return `${head}]`;
   return `${head},${names === null ? 'null' : quoteAll(names)}]`;
 }
@@ -108,12 +116,12 @@ export function encodePresence(from: string, presence: Presence, sentAt = Date.n
   return `["${from}",${sentAt},"${presence}",${PROTOCOL}]`;
 }
 
-export function encodeFence(from: string, server: string): string {
-  return `["${from}",${Date.now()},"fence","${server}"]`;
+export function encodeFence(from: string, server: string, sentAt = Date.now()): string {
+  return `["${from}",${sentAt},"fence","${server}"]`;
 }
 
-export function encodeLost(from: string, servers: readonly string[]): string {
-  return `["${from}",${Date.now()},"lost",${JSON.stringify(servers)}]`;
+export function encodeLost(from: string, servers: readonly string[], sentAt = Date.now()): string {
+  return `["${from}",${sentAt},"lost",${JSON.stringify(servers)}]`;
 }
 
 /** Whether `payload` holds a message (or a batch of messages) sent by `from`. */
@@ -126,6 +134,9 @@ export function sentBy(payload: string, from: string): boolean {
 export function presencePattern(from: string, presence: Presence): RegExp {
   return new RegExp(`\\["${from}",\\d+,"${presence}",`);
 }
+
+/** Where a request's `excluded` stands: after the arguments of its kind. */
+const EXCLUDED_AT: Record<string, number> = { roomsOf: 8, membersOf: 8, join: 9, leave: 9, addMembers: 9, removeMembers: 9, leaveAll: 10 };
 
 function requestOf(fields: unknown[]): ClusterRequest | undefined {
   const kind = fields[6];
@@ -156,7 +167,11 @@ function messageOf(fields: unknown): Message | undefined {
   switch (t) {
     case 'q': {
       const request = requestOf(fields);
-      return request && { from, sentAt, t: 'request', id: fields[3] as number, reply: fields[4] === 1, ttl: fields[5] as number, request };
+      if (!request) return undefined;
+      const message: Message = { from, sentAt, t: 'request', id: fields[3] as number, reply: fields[4] === 1, ttl: fields[5] as number, request };
+      const excluded = fields[EXCLUDED_AT[fields[6] as string]!];
+      if (Array.isArray(excluded)) message.excluded = excluded as string[];
+      return message;
     }
     case 'r': {
       const reply: SentReply = { matched: fields[4] as number, foundIds: fields[5] as string[] | 'all' };
