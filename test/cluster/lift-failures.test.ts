@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { requiredRights } from '../../lib/transport/redis/rights';
 import { assertHealthy, launch, stopCluster } from '../support/cluster';
@@ -65,6 +66,12 @@ describe('a lift that fails after reaching Redis', function () {
       await waitFor(async () => await connectionCount(redis) === baseline, 'its Redis connections to be gone');
     });
   }
+
+  it("lists in the README's ACL line exactly the rights it needs", async () => {
+    const readme = await readFile(path.resolve(__dirname, '../../README.md'), 'utf8');
+    const line = /^ACL SETUSER rooms on >password (.+)$/m.exec(readme)?.[1];
+    assert.deepEqual(line?.split(' '), requiredRights('socket.io', false));
+  });
 
   for (const adapter of ['redis', 'redis-sharded']) {
     it(`lifts, and works across servers, with exactly the rights the README lists (adapter '${adapter}')`, async () => {
