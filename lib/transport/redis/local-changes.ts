@@ -15,39 +15,38 @@ export const MAX_LOCAL_CHANGES = 1_000_000;
 interface Generation {
   /** The heartbeat it started with (its sentAt). */
   beat: number;
-  /** Socket ID to the rooms it joined or left. */
-  touched: Map<string, Set<string>>;
+  /** Socket ID, room, socket ID, room, …: appended on every join and leave, read only by a catch-up. */
+  pairs: string[];
 }
 
 export class LocalChanges {
-  private generations: Generation[] = [{ beat: -Infinity, touched: new Map() }];
+  private generations: Generation[] = [{ beat: -Infinity, pairs: [] }];
+  /** Where joins and leaves are appended now (the last generation's pairs). */
+  private current = this.generations[0]!.pairs;
   private quiet = 0;
-  private recorded = 0;
+  /** The pairs as a look-up, built when a catch-up first asks. */
+  private index: Map<string, Set<string>> | undefined;
 
   /** More changes were made than could be recorded since the last proof. */
   get overflowed(): boolean {
-    return this.recorded > MAX_LOCAL_CHANGES;
+    return this.generations.reduce((sum, { pairs }) => sum + pairs.length / 2, 0) > MAX_LOCAL_CHANGES;
   }
 
   /** Records that `socketId` joined or left `room` here. */
   touch(socketId: string, room: string): void {
     if (this.quiet > 0) return;
-    const { touched } = this.generations[this.generations.length - 1]!;
-    const rooms = touched.get(socketId);
-    if (!rooms) touched.set(socketId, new Set([room]));
-    else if (!rooms.has(room)) rooms.add(room);
-    else return;
-    this.recorded++;
+    this.current.push(socketId, room);
+    this.index = undefined;
   }
 
   /** Whether `socketId` joined or left `room` here since the last proof. */
   touched(socketId: string, room: string): boolean {
-    return this.generations.some(({ touched }) => touched.get(socketId)?.has(room) === true);
+    return this.lookUp().get(socketId)?.has(room) === true;
   }
 
   /** Whether `socketId` joined or left any room here since the last proof. */
   touchedSocket(socketId: string): boolean {
-    return this.generations.some(({ touched }) => touched.has(socketId));
+    return this.lookUp().has(socketId);
   }
 
   /** Runs `work` without recording what it changes: requests of other servers, the catch-up. */
@@ -62,32 +61,43 @@ export class LocalChanges {
 
   /** A heartbeat stamped `beat` leaves: changes from now on are recorded with it. */
   beatSent(beat: number): void {
-    this.generations.push({ beat, touched: new Map() });
+    this.current = [];
+    this.generations.push({ beat, pairs: this.current });
   }
 
   /** The heartbeat stamped `beat` came back: what was recorded before it left happened while the cluster heard this server. */
   beatEchoed(beat: number): void {
     const keepFrom = this.generations.findIndex((generation) => generation.beat >= beat);
     if (keepFrom <= 0) return;
-    for (const { touched } of this.generations.slice(0, keepFrom)) for (const rooms of touched.values()) this.recorded -= rooms.size;
     this.generations = this.generations.slice(keepFrom);
+    this.index = undefined;
   }
 
   clear(): void {
-    this.generations = [{ beat: -Infinity, touched: new Map() }];
-    this.recorded = 0;
+    this.current = [];
+    this.generations = [{ beat: -Infinity, pairs: this.current }];
+    this.index = undefined;
   }
 
-  /** Records every join and leave of `nsp`'s sockets, at its adapter; returns how to stop. */
+  /**
+   * Records every join and leave of `nsp`'s sockets, at its adapter (so whoever makes them); returns
+   * how to stop. Each costs an append (bench case 1 runs through it: docs/partitions.md).
+   */
   watch(nsp: Namespace): () => void {
     const adapter = nsp.adapter as unknown as Record<'addAll' | 'del', (...args: any[]) => unknown>;
     const { addAll, del } = adapter;
     adapter.addAll = (id: string, rooms: Set<string>) => {
-      for (const room of rooms) this.touch(id, room);
+      if (this.quiet === 0) {
+        for (const room of rooms) this.current.push(id, room);
+        this.index = undefined;
+      }
       return addAll.call(nsp.adapter, id, rooms);
     };
     adapter.del = (id: string, room: string) => {
-      this.touch(id, room);
+      if (this.quiet === 0) {
+        this.current.push(id, room);
+        this.index = undefined;
+      }
       return del.call(nsp.adapter, id, room);
     };
     return () => {
@@ -95,5 +105,18 @@ export class LocalChanges {
       delete (adapter as Partial<typeof adapter>).addAll;
       delete (adapter as Partial<typeof adapter>).del;
     };
+  }
+
+  private lookUp(): Map<string, Set<string>> {
+    if (this.index) return this.index;
+    const index = new Map<string, Set<string>>();
+    for (const { pairs } of this.generations) {
+      for (let i = 0; i < pairs.length; i += 2) {
+        const rooms = index.get(pairs[i]!);
+        if (rooms) rooms.add(pairs[i + 1]!);
+        else index.set(pairs[i]!, new Set([pairs[i + 1]!]));
+      }
+    }
+    return this.index = index;
   }
 }
