@@ -245,6 +245,11 @@ describe('partitions: one server cut off from Redis while the other keeps it', f
         fault.end(cluster);
         await assertChangesHold(cluster, changes, { changedLocally: fault.changesLocally });
         await assertBRejoinedAfterFence(cluster);
+        // Back in the cluster, B answers queries again: strict ones are complete.
+        const members = await (await fetch(`${cluster.a.url}/rooms/members?roomName=keep`)).json() as { members: string[] };
+        assert.deepEqual(members.members.sort(), ['left', 'joined', ...(fault.changesLocally ? [] : ['conflict'])].map((part) => idOf(cluster!, part as Part)).sort());
+        const rooms = await (await fetch(`${cluster.a.url}/rooms/rooms-of?socketId=${idOf(cluster, 'removed')}`)).json();
+        assert.deepEqual(rooms, { rooms: ['src'] });
         const expectedDisconnects = fault.changesLocally ? ['conflict'] : [];
         assert.deepEqual([...cluster.disconnected], expectedDisconnects, 'only a socket whose room changed on both sides is disconnected');
         [cluster.a, cluster.b].forEach(assertHealthy);
