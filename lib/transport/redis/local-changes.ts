@@ -49,14 +49,23 @@ export class LocalChanges {
     return this.lookUp().has(socketId);
   }
 
-  /** Runs `work` without recording what it changes: requests of other servers, the catch-up. */
+  /** Runs `work` without recording what it changes: the catch-up. */
   quietly<T>(work: () => T): T {
-    this.quiet++;
+    this.mute();
     try {
       return work();
     } finally {
-      this.quiet--;
+      this.unmute();
     }
+  }
+
+  /** From now until unmute(), changes are not recorded (other servers' requests: no closure per request). */
+  mute(): void {
+    this.quiet++;
+  }
+
+  unmute(): void {
+    this.quiet--;
   }
 
   /** A heartbeat stamped `beat` leaves: changes from now on are recorded with it. */

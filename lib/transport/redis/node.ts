@@ -28,7 +28,7 @@ import { SocketRoutes } from './routes';
 import { Standing } from './standing';
 import {
   encodeFence, encodeLost, encodePresence, encodeReply, encodeRequest, forEachMessage, presencePattern, PROTOCOL, sentBy,
-  type ClusterRequest, type Message, type Presence, type Received,
+  type ClusterRequest, type Message, type Presence, type Received, type SentReply,
 } from './wire';
 
 /** How long a starting server waits for the others to introduce themselves. */
@@ -121,7 +121,13 @@ export async function startNode({
     if (peers.clocks.delayOf(message.from, message.sentAt, clock.wallNow()) > message.ttl) return;
     // Sent while its sender counted this server as fenced: a join did not reach it, a removal is recorded for it.
     if (message.excluded?.includes(uid)) return;
-    const answered = local.quietly(() => answer(nsp, message.request));
+    let answered: SentReply;
+    local.mute();
+    try {
+      answered = answer(nsp, message.request);
+    } finally {
+      local.unmute();
+    }
     if (reply && message.reply) send(inboxOf(message.from), encodeReply(uid, message.id, answered, clock.wallNow()));
   };
 
@@ -319,7 +325,7 @@ export async function startNode({
     const directed = holder !== undefined && peers.isMember(holder);
     const channel = directed ? inboxOf(holder) : requestChannel;
     // Every server reads a broadcast request, fenced ones too: those this one does not count on must not apply it.
-    const message = encodeRequest(uid, id, reply, config.timeout, request, clock.wallNow(), directed ? [] : peers.fenced());
+    const message = encodeRequest(uid, id, reply, config.timeout, request, clock.wallNow(), directed || peers.fencedCount === 0 ? undefined : peers.fenced());
     if (!reply) return send(channel, message, (err) => done(err ? unavailable(`sails-hook-rooms could not publish to Redis: ${String(err)}`, err) : null, []));
     requests.start(id, message, channel, directed ? new Set([holder]) : peers.live(), {
       wantedIds, whenFenced: whenFencedOf(request), followsRoute: directed && only === undefined,
@@ -346,6 +352,7 @@ export async function startNode({
    * back meanwhile is sent the change itself. A join does not reach them, now or later.
    */
   function confirmedWithout(change: MembershipChange, wanted: string[] | undefined, replies: Received[], answered: (err: RoomsError | null, peers?: PeerAnswer) => void) {
+    if (peers.fencedCount === 0) return answered(null, sum(replies, 0));
     // A server fenced after it answered did get the change.
     const fenced = peers.fenced().filter((server) => !replies.some((reply) => reply.from === server));
     const found = new Set(replies.flatMap((reply) => reply.foundIds));

@@ -101,9 +101,9 @@ function requestArguments(request: ClusterRequest): string {
   }
 }
 
-export function encodeRequest(from: string, id: number, reply: boolean, ttl: number, request: ClusterRequest, sentAt = Date.now(), excluded: readonly string[] = []): string {
+export function encodeRequest(from: string, id: number, reply: boolean, ttl: number, request: ClusterRequest, sentAt = Date.now(), excluded?: readonly string[]): string {
   const message = `["${from}",${sentAt},"q",${id},${flag(reply)},${ttl},${requestArguments(request)}`;
-  return excluded.length === 0 ? `${message}]` : `${message},${quoteAll(excluded)}]`;
+  return excluded === undefined || excluded.length === 0 ? `${message}]` : `${message},${quoteAll(excluded)}]`;
 }
 
 export function encodeReply(from: string, id: number, { matched, foundIds, names }: SentReply, sentAt = Date.now()): string {
@@ -168,10 +168,10 @@ function messageOf(fields: unknown): Message | undefined {
     case 'q': {
       const request = requestOf(fields);
       if (!request) return undefined;
-      const message: Message = { from, sentAt, t: 'request', id: fields[3] as number, reply: fields[4] === 1, ttl: fields[5] as number, request };
-      const excluded = fields[EXCLUDED_AT[fields[6] as string]!];
-      if (Array.isArray(excluded)) message.excluded = excluded as string[];
-      return message;
+      // One shape whether or not it names excluded servers (it rarely does), and no read past the end.
+      const at = EXCLUDED_AT[fields[6] as string]!;
+      const excluded = fields.length > at && Array.isArray(fields[at]) ? fields[at] as string[] : undefined;
+      return { from, sentAt, t: 'request', id: fields[3] as number, reply: fields[4] === 1, ttl: fields[5] as number, request, excluded };
     }
     case 'r': {
       const reply: SentReply = { matched: fields[4] as number, foundIds: fields[5] as string[] | 'all' };
