@@ -2,9 +2,16 @@
  * The soak's model of the cluster's room membership: what every (socket, room) pair must be,
  * given the operations that were confirmed and those that failed.
  *
- * A confirmed operation has applied everywhere. One that failed with E_TIMEOUT / E_UNAVAILABLE
- * applied on the server that issued it and, on each other server, either applied or did not: one
- * unknown per (operation, server), since a server applies a change to all of its sockets at once.
+ * A confirmed operation has applied everywhere, except where its answer says it did not reach (a
+ * join or add confirmed without a server cut off from the cluster: docs/partitions.md). One that
+ * failed with E_TIMEOUT / E_UNAVAILABLE applied on the server that issued it and, on each other
+ * server, either applied or did not: one unknown per (operation, server), since a server applies a
+ * change to all of its sockets at once.
+ * While a server is cut off from the cluster, removals confirmed without it are recorded for it and
+ * applied when it catches up (docs/partitions.md): until then it has a view of its own, in which
+ * they are not. Its own operations read that view (a room-to-room operation issued there reads who
+ * is in its source room); every change that reaches it goes into both.
+ *
  * A pair's state is therefore a small decision tree over those unknowns, and the final check asks
  * whether ONE choice of "applied / not applied" per failed operation and server explains the whole
  * cluster's actual membership.
@@ -84,8 +91,25 @@ export interface SocketEntry {
   rooms: Map<string, State>;
 }
 
-/** How an operation applied on one socket's server: surely (`true`) or as an unknown. */
+/** How an operation applied on one socket's server: surely (`true`), surely not (`false`), or as an unknown. */
 export type Guard = (socket: SocketEntry) => State;
+
+/** How a change reaches the sockets of a server cut off, if one is (see the header). */
+export interface Reach {
+  /** Sockets for which it is recorded (their server applies it when it catches up): not in that server's view yet. */
+  recorded?: (socket: SocketEntry) => boolean;
+  /** Applied by the cut-off server itself, which read its own view. */
+  fromLocalView?: boolean;
+}
+
+/** What an operation's answer says of where it applied. */
+export type Applied =
+  /** Everywhere, except on the sockets `missed` names (those of a server the change did not reach). */
+  | { outcome: 'confirmed'; missed?: (socket: SocketEntry) => boolean }
+  /** Failed with a code: on the issuing server; on each other one entirely or not at all. */
+  | { outcome: 'failed'; issuer: number }
+  /** No answer (the issuer was killed, or the answer lost): on each server entirely or not at all. */
+  | { outcome: 'unknown' };
 
 export interface Mismatch {
   socketId: string;
@@ -115,9 +139,75 @@ const SEARCH_BUDGET = 200_000;
 export class MembershipModel {
   readonly sockets = new Map<string, SocketEntry>();
   readonly unknowns: Unknown[] = [];
+  /** The view of its own of a server cut off: socket ID → its rooms there. */
+  private local: { server: number; rooms: Map<string, Map<string, State>> } | undefined;
 
   addSocket(id: string, server: number): void {
     this.sockets.set(id, { id, server, alive: true, rooms: new Map() });
+  }
+
+  /** How the operation `label` applied on each socket's server, from what its answer says. */
+  guardFor(label: string, applied: Applied): Guard {
+    if (applied.outcome === 'confirmed') {
+      const { missed } = applied;
+      return missed ? (socket) => !missed(socket) : () => true;
+    }
+    const unknowns = new Map<number, State>();
+    const unknownOn = (server: number) => {
+      if (!unknowns.has(server)) unknowns.set(server, this.unknown(`${label} on server-${server + 1}`));
+      return unknowns.get(server)!;
+    };
+    // The change on the issuing server applies before the call returns; elsewhere it may or may not have.
+    if (applied.outcome === 'failed') return (socket) => (socket.server === applied.issuer ? true : unknownOn(socket.server));
+    return (socket) => unknownOn(socket.server);
+  }
+
+  /** A socket gone (its server killed, or it disconnected the socket): out of every room, and no longer checked. */
+  disconnect(socketId: string): void {
+    const socket = this.sockets.get(socketId);
+    if (!socket) return;
+    socket.alive = false;
+    socket.rooms.clear();
+    this.local?.rooms.delete(socketId);
+  }
+
+  /** `server` is cut off: from now on it has a view of its own of its sockets (see the header). */
+  openLocalView(server: number): void {
+    const rooms = new Map<string, Map<string, State>>();
+    for (const socket of this.sockets.values()) if (socket.server === server && socket.alive) rooms.set(socket.id, new Map(socket.rooms));
+    this.local = { server, rooms };
+  }
+
+  /** It caught up: the removals recorded for it are in its view too, which is the cluster's again. */
+  closeLocalView(): void {
+    this.local = undefined;
+  }
+
+  /** A socket's rooms in the view of its own of a server cut off, if its server is. */
+  private localRooms(socket: SocketEntry): Map<string, State> | undefined {
+    return this.local?.server === socket.server ? this.local.rooms.get(socket.id) : undefined;
+  }
+
+  /** Sets a pair in the cluster's state and, unless the change is recorded for the socket's server, in that server's view. */
+  private write(socket: SocketEntry, room: string, applied: State, into: boolean, reach: Reach | undefined): void {
+    this.set(socket, room, ite(applied, into, this.state(socket.id, room)));
+    const view = this.localRooms(socket);
+    if (!view || reach?.recorded?.(socket)) return;
+    const state = ite(applied, into, view.get(room) ?? false);
+    if (state === false) view.delete(room);
+    else view.set(room, state);
+  }
+
+  /** Who may be in `room`, and the rooms each is in, as the operation read them. */
+  private readMembers(room: string, reach: Reach | undefined): Array<{ socket: SocketEntry; rooms: Map<string, State> }> {
+    const members: Array<{ socket: SocketEntry; rooms: Map<string, State> }> = [];
+    for (const socket of this.sockets.values()) {
+      if (!socket.alive) continue;
+      const view = reach?.fromLocalView ? this.localRooms(socket) : undefined;
+      const rooms = view ?? socket.rooms;
+      if (rooms.has(room)) members.push({ socket, rooms });
+    }
+    return members;
   }
 
   /** A fresh unknown: whether some failed operation applied on some server. */
@@ -145,37 +235,37 @@ export class MembershipModel {
     return members;
   }
 
-  join(ids: readonly string[], rooms: readonly string[], guard: Guard): void {
-    this.change(ids, rooms, guard, true);
+  join(ids: readonly string[], rooms: readonly string[], guard: Guard, reach?: Reach): void {
+    this.change(ids, rooms, guard, true, reach);
   }
 
-  leave(ids: readonly string[], rooms: readonly string[], guard: Guard): void {
-    this.change(ids, rooms, guard, false);
+  leave(ids: readonly string[], rooms: readonly string[], guard: Guard, reach?: Reach): void {
+    this.change(ids, rooms, guard, false, reach);
   }
 
-  private change(ids: readonly string[], rooms: readonly string[], guard: Guard, into: boolean): void {
+  private change(ids: readonly string[], rooms: readonly string[], guard: Guard, into: boolean, reach: Reach | undefined): void {
     for (const id of new Set(ids)) {
       const socket = this.sockets.get(id);
       if (!socket?.alive) continue;
       const applied = guard(socket);
-      for (const room of new Set(rooms)) this.set(socket, room, ite(applied, into, this.state(id, room)));
+      for (const room of new Set(rooms)) this.write(socket, room, applied, into, reach);
     }
   }
 
   /** addRoomMembersToRooms (`into` true) and removeRoomMembersFromRooms (`into` false). */
-  roomToRooms(sourceRoom: string, rooms: readonly string[], guard: Guard, into: boolean): void {
-    for (const socket of this.maybeMembers(sourceRoom)) {
-      const applied = ite(guard(socket), this.state(socket.id, sourceRoom), false);
-      for (const room of new Set(rooms)) this.set(socket, room, ite(applied, into, this.state(socket.id, room)));
+  roomToRooms(sourceRoom: string, rooms: readonly string[], guard: Guard, into: boolean, reach?: Reach): void {
+    for (const { socket, rooms: read } of this.readMembers(sourceRoom, reach)) {
+      const applied = ite(guard(socket), read.get(sourceRoom) ?? false, false);
+      for (const room of new Set(rooms)) this.write(socket, room, applied, into, reach);
     }
   }
 
-  leaveAll(sourceRoom: string, includeSourceRoom: boolean, guard: Guard): void {
-    for (const socket of this.maybeMembers(sourceRoom)) {
-      const applied = ite(guard(socket), this.state(socket.id, sourceRoom), false);
-      for (const room of [...socket.rooms.keys()]) {
+  leaveAll(sourceRoom: string, includeSourceRoom: boolean, guard: Guard, reach?: Reach): void {
+    for (const { socket, rooms: read } of this.readMembers(sourceRoom, reach)) {
+      const applied = ite(guard(socket), read.get(sourceRoom) ?? false, false);
+      for (const room of [...read.keys()]) {
         if (room === sourceRoom && !includeSourceRoom) continue;
-        this.set(socket, room, ite(applied, false, this.state(socket.id, room)));
+        this.write(socket, room, applied, false, reach);
       }
     }
   }
@@ -194,20 +284,26 @@ export class MembershipModel {
   clear(): void {
     for (const socket of this.sockets.values()) socket.rooms.clear();
     this.unknowns.length = 0;
+    this.local = undefined;
   }
 
   /**
-   * Compares the model with the actual membership of every live socket (`actual`: socket ID →
-   * its rooms). Missing live sockets count as mismatches on every room the model expects.
+   * Compares the model with the actual membership of every live socket that `only` accepts
+   * (`actual`: socket ID → its rooms). Missing live sockets count as mismatches on every room the
+   * model expects.
    */
-  check(actual: ReadonlyMap<string, readonly string[]>, roomFilter: (room: string) => boolean = () => true): CheckResult {
+  check(
+    actual: ReadonlyMap<string, readonly string[]>,
+    roomFilter: (room: string) => boolean = () => true,
+    only: (socket: SocketEntry) => boolean = () => true,
+  ): CheckResult {
     const result: CheckResult = {
       pairsChecked: 0, mismatches: [], uncertainPairs: 0, anyPairs: 0,
       unknownsResolved: { applied: 0, notApplied: 0 }, unknownsUnconstrained: 0, componentsCheckedPairwise: 0,
     };
     const constraints: Array<{ socketId: string; room: string; state: State; actual: boolean }> = [];
     for (const socket of this.sockets.values()) {
-      if (!socket.alive) continue;
+      if (!socket.alive || !only(socket)) continue;
       const actualRooms = new Set((actual.get(socket.id) ?? []).filter(roomFilter));
       const rooms = new Set([...actualRooms, ...[...socket.rooms.keys()].filter(roomFilter)]);
       for (const room of rooms) {
@@ -243,6 +339,7 @@ export class MembershipModel {
       components.set(root, [...(components.get(root) ?? []), i]);
     });
     const constrained = new Set(parent.keys());
+    // Of all unknowns: with `only`, those of the other sockets count as unconstrained here.
     result.unknownsUnconstrained = this.unknowns.length - constrained.size;
 
     for (const members of components.values()) {
