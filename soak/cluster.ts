@@ -1,4 +1,7 @@
-/** The soak's servers: the fixture app with the soak's debug route, each its own process, on one Redis. */
+/**
+ * The soak's servers: the fixture app with the soak's debug route, each its own process, on one
+ * Redis (one of them through a proxy, to be cut off), and what each says about its standing.
+ */
 import path from 'node:path';
 import { launch } from '../test/support/cluster';
 import type { Child } from '../test/support/processes';
@@ -29,6 +32,12 @@ export interface ServerState {
   membership?: Record<string, string[]>;
 }
 
+/** A line the hook logged, and when the driver read it. */
+export interface LoggedLine {
+  at: number;
+  text: string;
+}
+
 export interface SoakServer {
   index: number;
   name: string;
@@ -36,6 +45,8 @@ export interface SoakServer {
   child: Child;
   /** False once the soak killed it. */
   alive: boolean;
+  /** The hook's log lines (sails-hook-rooms: …), in order. */
+  said: LoggedLine[];
   call<T = any>(method: 'GET' | 'POST', route: string, body?: Record<string, unknown>, deadlineMs?: number): Promise<Answer<T>>;
   state(query?: string): Promise<ServerState>;
 }
@@ -48,12 +59,23 @@ export async function startSoakServer(index: number, redisUrl: string, timeoutMs
     // An unhandled rejection ends the server, so that the soak sees it; heap figures after a full GC.
     NODE_OPTIONS: '--unhandled-rejections=strict --expose-gc',
   }, MAIN);
+  const said: LoggedLine[] = [];
+  for (const stream of [child.process.stdout, child.process.stderr]) {
+    let partial = '';
+    stream?.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop()!;
+      const at = performance.now();
+      for (const text of lines) if (text.includes('sails-hook-rooms:')) said.push({ at, text });
+    });
+  }
   const server: SoakServer = {
     index,
     name,
     url,
     child,
     alive: true,
+    said,
     async call(method, route, body, deadlineMs = 30_000) {
       const started = performance.now();
       try {
@@ -96,3 +118,32 @@ export function healthOf(server: SoakServer): { running: boolean; exit: string |
   const unhandled = server.child.output().split('\n').filter((line) => /unhandled|uncaught/i.test(line));
   return { running: exitCode === null && signalCode === null, exit: exitCode !== null ? `code ${exitCode}` : signalCode, unhandled };
 }
+
+/** What a server said when it came back from a partition (lib/transport/redis/standing.ts). */
+export type Standing =
+  /** It was fenced and applied its catch-up; `conflicts` sockets disconnected (a pair changed on both sides). */
+  | { kind: 'caught up'; at: number; cutOffS: number; why: string; removals: number; takenOut: number; conflicts: number }
+  /** It could not prove it was up to date and disconnected all its sockets. */
+  | { kind: 'last resort'; at: number; cutOffS: number; why: string; disconnected: number };
+
+const CAUGHT_UP = /cut off from the cluster for ([\d.]+) s \((.*)\) and fenced; it applied the (\d+) removal\(s\) confirmed without it \((\d+) membership\(s\) taken out\)(?: and disconnected (\d+) socket\(s\))?/;
+const LAST_RESORT = /sails-hook-rooms: (.*)\. This server cannot prove it is up to date with the cluster after ([\d.]+) s cut off \((.*)\), so it disconnected its (\d+) socket\(s\)/;
+
+/** The server's catch-ups and last resorts from `since` on. */
+export function standingsOf(server: SoakServer, since = 0): Standing[] {
+  const standings: Standing[] = [];
+  for (const { at, text } of server.said) {
+    if (at < since) continue;
+    const caughtUp = CAUGHT_UP.exec(text);
+    if (caughtUp) {
+      standings.push({ kind: 'caught up', at, cutOffS: Number(caughtUp[1]), why: caughtUp[2]!, removals: Number(caughtUp[3]), takenOut: Number(caughtUp[4]), conflicts: Number(caughtUp[5] ?? 0) });
+      continue;
+    }
+    const lastResort = LAST_RESORT.exec(text);
+    if (lastResort) standings.push({ kind: 'last resort', at, cutOffS: Number(lastResort[2]), why: `${lastResort[1]} (${lastResort[3]})`, disconnected: Number(lastResort[4]) });
+  }
+  return standings;
+}
+
+/** Sockets a standing line says the server disconnected. */
+export const disconnectedBy = (standing: Standing): number => (standing.kind === 'caught up' ? standing.conflicts : standing.disconnected);

@@ -25,10 +25,19 @@ export interface FleetSocket {
   sentinels: Map<number, Set<string>>;
 }
 
+/** A socket its server disconnected while running (a conflict after a partition, the last resort, or a bug). */
+export interface Disconnect {
+  socket: FleetSocket;
+  at: number;
+  reason: string;
+}
+
 export interface Fleet {
   sockets: FleetSocket[];
-  /** Sockets that disconnected while their server was running. */
-  unexpectedDisconnects: string[];
+  /** Sockets that disconnected while their server was running, in order. */
+  disconnects: Disconnect[];
+  /** Told of each of those at once (the engine takes the socket out of its model). */
+  onDisconnect?: (disconnect: Disconnect) => void;
   disconnectAll(): void;
 }
 
@@ -37,7 +46,7 @@ const CONNECT_BATCH = 100;
 export async function connectFleet(servers: readonly SoakServer[], count: number): Promise<Fleet> {
   const fleet: Fleet = {
     sockets: [],
-    unexpectedDisconnects: [],
+    disconnects: [],
     disconnectAll() {
       for (const socket of fleet.sockets) {
         socket.connected = false;
@@ -70,9 +79,14 @@ export async function connectFleet(servers: readonly SoakServer[], count: number
       from.add(message.server);
       socket.sentinels.set(message.nonce, from);
     });
-    client.on('disconnect', () => {
-      if (socket.connected && server.alive) fleet.unexpectedDisconnects.push(socket.id);
+    // Clients do not reconnect (connectRaw): a socket disconnected is gone for the soak.
+    client.on('disconnect', (reason: string) => {
+      const noticed = socket.connected && server.alive;
       socket.connected = false;
+      if (!noticed) return;
+      const disconnect = { socket, at: performance.now(), reason };
+      fleet.disconnects.push(disconnect);
+      fleet.onDisconnect?.(disconnect);
     });
     return socket;
   };

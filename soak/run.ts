@@ -16,7 +16,8 @@ export const FULL_SOAK: Omit<SoakOptions, 'log'> = {
   groups: 48,
   roomsPerGroup: 8,
   timeoutMs: 2500,
-  faults: { redisOutageAtMs: 30_000, redisOutageMs: 5_000, killServerAtMs: 75_000 },
+  // Redis restarted in the first third, a server cut off in the middle, another SIGKILLed in the last third.
+  faults: { redisOutageAtMs: 30_000, redisOutageMs: 5_000, partitionAtMs: 54_000, partitionMs: 6_000, killServerAtMs: 90_000 },
   seed: 1,
 };
 
@@ -45,26 +46,37 @@ function parseArgs(argv: string[]): { options: Omit<SoakOptions, 'log'>; out: st
   options.faults = faults ? {
     redisOutageAtMs: Math.round(options.durationMs * 0.25),
     redisOutageMs: 5_000,
-    killServerAtMs: Math.round(options.durationMs * 0.625),
+    partitionAtMs: Math.round(options.durationMs * 0.45),
+    partitionMs: 6_000,
+    killServerAtMs: Math.round(options.durationMs * 0.75),
   } : false;
   return { options, out };
 }
 
 export function describeReport(report: SoakReport): string[] {
   const lines = [
-    `operations: ${report.operations.total} (${report.operations.confirmed} confirmed, failed with a code: ${JSON.stringify(report.operations.failedWithCode)}, issuer killed: ${report.operations.issuerKilled}, lost: ${report.operations.lost}); ${report.operations.broadcasts} broadcasts`,
+    `operations: ${report.operations.total} (${report.operations.confirmed} confirmed, failed with a code: ${JSON.stringify(report.operations.failedWithCode)}, issuer killed: ${report.operations.issuerKilled}, socket disconnected by its server before the answer: ${report.operations.socketDropped}, lost: ${report.operations.lost}); ${report.operations.broadcasts} broadcasts`,
     `throughput: ${report.throughput.opsPerSecond} ops/s overall; per second outside faults: median ${report.throughput.medianPerSecond}, min ${report.throughput.minPerSecond}; min during faults ${report.throughput.minPerSecondDuringFaults}`,
     `confirmed latency: p50 ${report.latencyMs.confirmedP50} ms, p99 ${report.latencyMs.confirmedP99} ms (by ID p50/p99 ${report.latencyMs.byIdRemoteP50}/${report.latencyMs.byIdRemoteP99}, room-to-rooms ${report.latencyMs.roomToRoomsP50}/${report.latencyMs.roomToRoomsP99}); slowest answer ${report.latencyMs.maxAnswered} ms (allowed ${report.latencyMs.maxAllowed})`,
   ];
   if (report.faults) {
-    const { redisOutage: o, serverKill: k } = report.faults;
-    lines.push(`Redis down ${o.downMs} ms: failures ${JSON.stringify(o.failuresByCode)} (${JSON.stringify(o.failuresWhileReconnectingByCode)} of them issued once Redis was back), ${o.confirmedDuringOutage} changes confirmed meanwhile; cluster operations back ${o.recoveryMs} ms after restart (${JSON.stringify(o.recoveryMsByServer)})`);
+    const { redisOutage: o, partition: p, serverKill: k } = report.faults;
+    lines.push(`Redis down ${o.downMs} ms: failures ${JSON.stringify(o.failuresByCode)} (${JSON.stringify(o.failuresWhileReconnectingByCode)} of them issued once Redis was back), ${o.confirmedDuringOutage} changes confirmed meanwhile; cluster operations back ${o.recoveryMs} ms after restart (${JSON.stringify(o.recoveryMsByServer)}); sockets disconnected ${o.disconnects.conflict + o.disconnects.lastResort} (last resort ${o.disconnects.lastResort})`);
+    const back = p.cameBack;
+    lines.push(`${p.server} cut off from Redis for ${p.cutMs} ms (fenced by the others after ${p.fencedAfterMs} ms): failures ${JSON.stringify(p.failuresByCode)}, ${p.confirmedMeanwhile} changes confirmed meanwhile, `
+      + `of them without it ${p.confirmedWithoutIt.removals} removals (recorded for it) and ${p.confirmedWithoutIt.joinsAndAdds} joins/adds (not reaching it); `
+      + `${back ? (back.how === 'caught up' ? `caught up ${p.rejoinedAfterMs} ms after the heal, applying ${back.removalsApplied} removals (${back.membershipsTakenOut} memberships taken out)` : `LAST RESORT ${p.rejoinedAfterMs} ms after the heal: ${back.why}`) : 'did not say it was back'}; `
+      + `whole-cluster operations back after ${p.recoveryMs} ms; sockets disconnected for a conflict ${p.disconnects.conflict}, by the last resort ${p.disconnects.lastResort}; `
+      + `its membership after the heal: ${p.afterHeal ? `${p.afterHeal.pairsChecked} pairs checked, ${p.afterHeal.mismatches} mismatched, ${p.afterHeal.missingSockets} sockets missing (groups paused ${p.afterHeal.pausedMs} ms)` : 'not checked'}`);
     lines.push(`${k.server} SIGKILLed (${k.socketsLost} sockets): failures ${JSON.stringify(k.failuresByCode)}, ${k.confirmedWhileForgetting} changes confirmed meanwhile; whole-cluster operations back after ${k.recoveryMs} ms`);
   }
   const c = report.consistency;
-  lines.push(`consistency: ${c.final.pairsChecked} (socket, room) pairs checked, ${c.final.mismatches} mismatched; ${c.final.uncertainPairs} depended on failed operations (${c.final.unknownsResolved.applied} applied, ${c.final.unknownsResolved.notApplied} not); queries ${c.onlineQueryMismatches}+${c.finalQueryMismatches} wrong; results ${c.resultCountMismatches} wrong; probes confirmed without every server ${c.probeMismatches}`);
-  const { leaves, joins } = c.orderingSamples;
-  lines.push(`ordering: ${leaves.verified} confirmed leaves announced from their callback, ${leaves.broken} announcements reached the socket that left (${leaves.brokenDuringFaults} during faults, ${leaves.unverifiable} unverifiable); ${joins.verified} confirmed joins announced, ${joins.broken} missed the socket that joined (${joins.brokenDuringFaults} during faults, ${joins.unverifiable} unverifiable)`);
+  lines.push(`consistency: ${c.final.pairsChecked} (socket, room) pairs checked, ${c.final.mismatches} mismatched; ${c.final.uncertainPairs} depended on failed operations (${c.final.unknownsResolved.applied} applied, ${c.final.unknownsResolved.notApplied} not); queries ${c.onlineQueryMismatches}+${c.finalQueryMismatches} wrong; results ${c.resultCountMismatches} wrong; probes confirmed without a server they did not count as cut off ${c.probeMismatches}; after the heal ${c.afterHealMismatches} wrong; not judged: ${c.answersExcused.byDisconnect} (socket disconnected meanwhile), ${c.answersExcused.byFault} (fault)`);
+  const { leaves, joins, unreachableJoins } = c.orderingSamples;
+  lines.push(`ordering: ${leaves.verified} confirmed leaves announced from their callback, ${leaves.broken} announcements reached the socket that left (${leaves.brokenDuringFaults} during faults, ${leaves.unverifiable} unverifiable); ${joins.verified} confirmed joins announced, ${joins.broken} missed the socket that joined (${joins.brokenDuringFaults} during faults, ${joins.unverifiable} unverifiable); ${unreachableJoins.verified} joins confirmed without reaching the socket announced, ${unreachableJoins.broken} reached it (${unreachableJoins.unverifiable} unverifiable)`);
+  const d = c.disconnects;
+  lines.push(`disconnects: ${d.total} sockets disconnected by running servers (${Object.entries(d.byServer).filter(([, s]) => s.seen + s.conflict + s.lastResort > 0).map(([name, s]) => `${name}: ${s.seen} seen, said ${s.conflict} for a conflict, ${s.lastResort} by the last resort`).join('; ') || 'none'}); ${d.unexplained} unexplained, ${d.unseen} said but not seen`);
+  for (const line of d.said.filter((said) => said.how === 'last resort')) lines.push(`  ${line.server} at ${line.at} (${line.fault}): last resort, ${line.sockets} sockets: ${line.why}`);
   for (const s of report.resources.servers) {
     lines.push(s.killed
       ? `${s.server}: killed (heap at start ${s.heapStartMB} MB)`
