@@ -285,9 +285,11 @@ export async function startNode({
 
   link.onReady(() => {
     if (!link.isReady()) return;
-    if (!standing.isMember) return standing.linkReady();
+    // Either connection came back: the others may have fenced this server meanwhile. It was deaf,
+    // not they silent; and it says hello only once it has checked (standing.ts).
     peers.heardFromEveryoneNow();
-    announce('hello');
+    standing.hold('its connection to Redis came back');
+    standing.linkReady();
   });
   link.onSubscriberLost((err) => {
     standing.hold('it lost its subscriber connection to Redis');
