@@ -38,6 +38,8 @@ export interface OrderingFigures {
   broken: number;
   brokenDuringFaults: number;
   unverifiable: number;
+  /** Unverifiable because their sender was SIGKILLed before the check ended; of those, how many announcements arrived. */
+  senderKilled: { samples: number; announced: number };
 }
 
 export interface DisconnectFigures {
@@ -76,11 +78,13 @@ export interface CheckContext {
 
 function orderingOf(samples: readonly OrderingSample[], type: OrderingSample['type'], timeline: Timeline): OrderingFigures {
   const ofType = samples.filter((sample) => sample.type === type);
+  const killed = ofType.filter((sample) => sample.unverifiable === 'sender killed');
   return {
     verified: ofType.filter((sample) => sample.kept !== null).length,
     broken: ofType.filter((sample) => sample.kept === false && !timeline.sampleFault(sample)).length,
     brokenDuringFaults: ofType.filter((sample) => sample.kept === false && timeline.sampleFault(sample)).length,
     unverifiable: ofType.filter((sample) => sample.kept === null).length,
+    senderKilled: { samples: killed.length, announced: killed.filter((sample) => sample.announced).length },
   };
 }
 
@@ -185,6 +189,17 @@ export async function finalChecks(ctx: CheckContext, { live }: Settled): Promise
     inFaultWindow: timeline.sampleFault(sample) ?? null,
     operations: findings.history.get(sample.socket.id),
   });
+
+  // Reported, not counted: what a SIGKILL does to an announcement its sender had not sent yet.
+  for (const sample of samples.filter((s) => s.unverifiable === 'sender killed' && s.type === 'join' && !s.announced).slice(0, 5)) {
+    findings.anomaly({
+      kind: 'join announcement missed, its sender SIGKILLed (not counted)',
+      op: sample.op,
+      sender: servers[sample.issuer]!.name,
+      answeredMsBeforeKill: timeline.serverKilledAt === undefined ? null : Math.round(timeline.serverKilledAt - sample.answered),
+      operations: findings.history.get(sample.socket.id),
+    });
+  }
 
   return {
     final,

@@ -58,12 +58,14 @@ export interface OrderingSample {
   issuer: number;
   server: number;
   start: number;
+  /** When the operation's answer arrived. */
+  answered: number;
   /** When the check ended: the announcement travelled until then. */
   end: number;
   /** Join: the announcement arrived. Leave (and unreachable join): it did not, and the flush after it did. Null: could not tell. */
   kept: boolean | null;
   /** Why it could not tell. */
-  unverifiable?: 'socket gone' | 'no flush' | 'maybe in the room already';
+  unverifiable?: 'socket gone' | 'sender killed' | 'no flush' | 'maybe in the room already';
   /** The announcement reached the socket (whatever that means for its type). */
   announced: boolean;
 }
@@ -202,13 +204,16 @@ export class Load {
    * socket, if it was not in the room): once a message the same server sent later to the socket's
    * own ID room (a flush) has arrived, it never will.
    */
-  private async checkOrdering(type: OrderingSample['type'], op: number, socket: FleetSocket, server: SoakServer, start: number, before: State): Promise<OrderingSample> {
+  private async checkOrdering(type: OrderingSample['type'], op: number, socket: FleetSocket, server: SoakServer, start: number, answered: number, before: State): Promise<OrderingSample> {
     const { servers } = this.ctx;
     const within = (condition: () => boolean) => waitFor(condition, 'a sample', SAMPLE_WAIT_MS).then(() => true, () => false);
     const sample = (kept: boolean | null, announced: boolean, unverifiable?: OrderingSample['unverifiable']): OrderingSample => {
-      const base = { type, op, socket, issuer: server.index, server: socket.server, start, end: performance.now(), announced };
+      const base = { type, op, socket, issuer: server.index, server: socket.server, start, answered, end: performance.now(), announced };
       // A socket gone meanwhile (its server killed, or it disconnected the socket) tells nothing.
       if (!socket.connected || !servers[socket.server]!.alive) return { ...base, kept: null, unverifiable: 'socket gone' };
+      // A server answers HTTP before its broadcast has left for Redis (node-redis writes on the next
+      // turn of its loop): killed meanwhile, it may never have sent the announcement.
+      if (!server.alive) return { ...base, kept: null, unverifiable: 'sender killed' };
       return { ...base, kept, unverifiable: kept === null ? unverifiable : undefined };
     };
     if (type === 'join') {
@@ -267,7 +272,7 @@ export class Load {
       });
       if (sampled && this.phase === 'main') {
         const kind = type === 'join' && unreachable.has(ids[0]!) ? 'join-unreachable' : type;
-        this.samples.push(await this.checkOrdering(kind, n, targets[0]!, server, start, before));
+        this.samples.push(await this.checkOrdering(kind, n, targets[0]!, server, start, end, before));
       }
     }
     return result;
