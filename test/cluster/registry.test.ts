@@ -90,6 +90,8 @@ describe("the cluster's record in Redis", function () {
     describe(name, () => {
       let subject: Subject;
       let registry: Registry;
+      let attempts = 0;
+      const next = () => `attempt-${++attempts}`;
       beforeEach(async () => {
         subject = await make();
         registry = subject.registry;
@@ -97,16 +99,16 @@ describe("the cluster's record in Redis", function () {
       afterEach(async () => { await subject.close(); });
 
       it('registers a new server as a member, in a record it creates', async () => {
-        const registration = await registry.register('a', '', [], '');
+        const registration = await registry.register('a', '', [], '', next(), '');
         assert.equal(registration.previous, 'absent');
         assert.deepEqual(registration.entries, []);
         assert.deepEqual([...registration.servers], [['a', { state: 'member' }]]);
-        assert.equal((await registry.register('b', '', [], '')).gen, registration.gen, 'one record, one generation');
+        assert.equal((await registry.register('b', '', [], '', next(), '')).gen, registration.gen, 'one record, one generation');
       });
 
       it('fences a member once, publishing the notice in the same step; not a server it does not know, nor in another generation', async () => {
-        const { gen } = await registry.register('a', '', [], '');
-        await registry.register('b', gen, [], '');
+        const { gen } = await registry.register('a', '', [], '', next(), '');
+        await registry.register('b', gen, [], '', next(), '');
         assert.equal(await registry.fence('b', 'another generation', 'wrong'), 'generation');
         assert.equal(await registry.fence('b', gen, 'notice-1'), 'fenced');
         assert.equal(await registry.fence('b', gen, 'notice-2'), 'already');
@@ -117,71 +119,86 @@ describe("the cluster's record in Redis", function () {
       });
 
       it('records removals for fenced servers only; a fenced server takes them, in order, as it registers again', async () => {
-        const { gen } = await registry.register('a', '', [], '');
-        await registry.register('b', gen, [], '');
-        await registry.register('c', gen, [], '');
+        const { gen } = await registry.register('a', '', [], '', next(), '');
+        await registry.register('b', gen, [], '', next(), '');
+        await registry.register('c', gen, [], '', next(), '');
         await registry.fence('b', gen, 'n');
         assert.deepEqual(await registry.record('r1', ['b'], gen), { members: [], absent: [] });
         assert.deepEqual(await registry.record('r2', ['b', 'c', 'gone'], gen), { members: ['c'], absent: ['gone'] });
         assert.equal(await registry.record('r3', ['b'], 'another generation'), 'generation');
-        const back = await registry.register('b', gen, [], '');
+        const back = await registry.register('b', gen, [], '', 'b-1', '');
         assert.equal(back.previous, 'fenced');
         assert.deepEqual(back.entries, ['r1', 'r2']);
         assert.equal(back.servers.get('b')?.state, 'member');
-        // Registered: a removal confirmed from now on is sent to it, and its log is gone.
+        // Registered: a removal confirmed from now on is sent to it.
         assert.deepEqual(await registry.record('r4', ['b'], gen), { members: ['b'], absent: [] });
-        assert.deepEqual((await registry.register('b', gen, [], '')).entries, []);
+        // Its next registration says it applied them: nothing more.
+        assert.deepEqual((await registry.register('b', gen, [], '', 'b-2', 'b-1')).entries, []);
+      });
+
+      it("hands a catch-up over until the server's next registration says it applied it: a reply lost on the way loses nothing", async () => {
+        const { gen } = await registry.register('a', '', [], '', next(), '');
+        await registry.register('b', gen, [], '', 'b-0', '');
+        await registry.fence('b', gen, 'n');
+        await registry.record('r1', ['b'], gen);
+        // This reply is lost: B never applies r1, and does not say it did.
+        await registry.register('b', gen, [], '', 'b-1', 'b-0');
+        await registry.fence('b', gen, 'n');
+        await registry.record('r2', ['b'], gen);
+        const again = await registry.register('b', gen, [], '', 'b-2', 'b-0');
+        assert.deepEqual(again.entries, ['r1', 'r2'], 'what b-1 took, then what was recorded since');
+        assert.deepEqual((await registry.register('b', gen, [], '', 'b-3', 'b-2')).entries, []);
       });
 
       it(`marks a fenced server lost past ${CATCH_UP_CAP} recorded removals`, async function () {
         this.timeout(60_000);
-        const { gen } = await registry.register('a', '', [], '');
-        await registry.register('b', gen, [], '');
+        const { gen } = await registry.register('a', '', [], '', next(), '');
+        await registry.register('b', gen, [], '', next(), '');
         await registry.fence('b', gen, 'n');
         await Promise.all(Array.from({ length: CATCH_UP_CAP + 1 }, (_, i) => registry.record(`r${i}`, ['b'], gen)));
         assert.equal((await registry.servers()).get('b')?.state, 'lost');
-        const back = await registry.register('b', gen, [], '');
+        const back = await registry.register('b', gen, [], '', next(), '');
         assert.equal(back.previous, 'lost');
         assert.deepEqual(back.entries, []);
       });
 
       it('when the record was lost, marks lost the servers the registering one knew fenced, and says so', async () => {
-        const { gen } = await registry.register('a', '', [], '');
-        await registry.register('b', gen, [], '');
+        const { gen } = await registry.register('a', '', [], '', next(), '');
+        await registry.register('b', gen, [], '', next(), '');
         await registry.fence('b', gen, 'n');
         await subject.lose();
-        const again = await registry.register('a', gen, ['b'], 'lost-notice');
+        const again = await registry.register('a', gen, ['b'], 'lost-notice', next(), '');
         assert.notEqual(again.gen, gen, 'a new generation');
         assert.equal(again.servers.get('b')?.state, 'lost');
         assert.deepEqual((await subject.notices()).slice(-1), ['lost-notice']);
-        assert.equal((await registry.register('b', gen, [], '')).previous, 'lost');
+        assert.equal((await registry.register('b', gen, [], '', next(), '')).previous, 'lost');
         // In the same generation, nothing is marked.
-        await registry.register('c', again.gen, ['a'], 'not-sent');
+        await registry.register('c', again.gen, ['a'], 'not-sent', next(), '');
         assert.equal((await registry.servers()).get('a')?.state, 'member');
       });
 
       it('drops a server fenced for longer than the retention', async () => {
-        const { gen } = await registry.register('a', '', [], '');
-        await registry.register('b', gen, [], '');
-        await registry.register('c', gen, [], '');
+        const { gen } = await registry.register('a', '', [], '', next(), '');
+        await registry.register('b', gen, [], '', next(), '');
+        await registry.register('c', gen, [], '', next(), '');
         await registry.fence('b', gen, 'n');
         await registry.fence('c', gen, 'n');
         await registry.record('r', ['b'], gen);
         await subject.age('b', FENCED_RETENTION_MS + 60_000);
-        const registration = await registry.register('a', gen, [], '');
+        const registration = await registry.register('a', gen, [], '', next(), '');
         assert.equal(registration.servers.has('b'), false);
         assert.equal(registration.servers.get('c')?.state, 'fenced', 'one fenced recently stays');
-        assert.equal((await registry.register('b', gen, [], '')).previous, 'absent', 'it comes back to find itself dropped, its log with it');
+        assert.equal((await registry.register('b', gen, [], '', next(), '')).previous, 'absent', 'it comes back to find itself dropped, its log with it');
       });
 
       it('forgets a server that leaves, and its log', async () => {
-        const { gen } = await registry.register('a', '', [], '');
-        await registry.register('b', gen, [], '');
+        const { gen } = await registry.register('a', '', [], '', next(), '');
+        await registry.register('b', gen, [], '', next(), '');
         await registry.fence('b', gen, 'n');
         await registry.record('r', ['b'], gen);
         await registry.leave('b');
         assert.equal((await registry.servers()).has('b'), false);
-        assert.deepEqual((await registry.register('b', gen, [], '')).entries, []);
+        assert.deepEqual((await registry.register('b', gen, [], '', next(), '')).entries, []);
       });
     });
   }

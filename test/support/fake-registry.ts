@@ -9,6 +9,8 @@ export class FakeRegistry implements Registry {
   /** Server ID to its state as the scripts write it ("L", "F:<ms>", "X:<ms>"). */
   readonly states = new Map<string, string>();
   readonly logs = new Map<string, string[]>();
+  /** A registration's hand-over: its attempt, and the entries it took. */
+  readonly handovers = new Map<string, { attempt: string; entries: string[] }>();
   gen: string | undefined;
   /** Notices "published" by the steps, in order. */
   readonly published: string[] = [];
@@ -20,6 +22,7 @@ export class FakeRegistry implements Registry {
   lose(): void {
     this.states.clear();
     this.logs.clear();
+    this.handovers.clear();
     this.gen = undefined;
   }
 
@@ -30,21 +33,26 @@ export class FakeRegistry implements Registry {
   servers = async () => this.serversNow();
   leave = async (uid: string) => this.leaveNow(uid);
 
-  registerNow(uid: string, knownGen: string, lostUids: readonly string[], lostNotice: string) {
+  registerNow(uid: string, knownGen: string, lostUids: readonly string[], lostNotice: string, attempt = '', applied = '') {
     this.gen ??= `gen-${++this.gens}`;
     if (knownGen !== '' && this.gen !== knownGen && lostUids.length > 0) {
       for (const lost of lostUids) this.states.set(lost, `X:${this.now}`);
       this.published.push(lostNotice);
     }
     const previous = this.states.get(uid);
-    const entries = previous?.startsWith('F') ? [...(this.logs.get(uid) ?? [])] : [];
+    const given = this.handovers.get(uid);
+    const entries = given && given.attempt !== applied ? [...given.entries] : [];
+    if (previous?.startsWith('F')) entries.push(...(this.logs.get(uid) ?? []));
     this.logs.delete(uid);
+    this.handovers.delete(uid);
+    if (entries.length > 0) this.handovers.set(uid, { attempt, entries });
     this.states.set(uid, 'L');
     for (const [id, raw] of [...this.states]) {
       const { since } = recordOf(raw);
       if (since !== undefined && this.now - since > FENCED_RETENTION_MS) {
         this.states.delete(id);
         this.logs.delete(id);
+        this.handovers.delete(id);
       }
     }
     return { gen: this.gen, now: this.now, previous: recordOf(previous).state, entries, servers: this.serversNow() };
@@ -85,6 +93,7 @@ export class FakeRegistry implements Registry {
   leaveNow(uid: string): void {
     this.states.delete(uid);
     this.logs.delete(uid);
+    this.handovers.delete(uid);
   }
 
   serversNow(): Map<string, ServerRecord> {

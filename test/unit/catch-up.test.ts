@@ -117,6 +117,18 @@ describe('the record of local changes since the cluster last heard a server', ()
     assert.ok(local.touched('s', 'after'), 'a late echo of an older beat drops nothing newer');
   });
 
+  it('keeps, on the echo of a beat that opened no generation (a probe), the changes of the generation it fell in', () => {
+    const local = new LocalChanges();
+    local.clear(1000); // released at 1000
+    local.touch('s', 'since-release');
+    local.beatSent(2000);
+    local.beatEchoed(500); // a probe sent while holding, before the release
+    local.beatEchoed(1500); // one sent after the release, within the first generation
+    assert.ok(local.touched('s', 'since-release'));
+    local.beatEchoed(2000);
+    assert.equal(local.touched('s', 'since-release'), false);
+  });
+
   it('gives the adapter its own methods back', () => {
     const nsp = new Server().of('/');
     const own = nsp.adapter.addAll;

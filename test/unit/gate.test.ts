@@ -47,7 +47,7 @@ describe('the gate that holds what a server receives while it may be cut off', (
     gate.hold();
     gate.heldRequest(request(1));
     gate.deliver(() => seen.push('broadcast before'), []);
-    gate.markFence();
+    gate.mark();
     gate.heldRequest(request(2));
     gate.deliver(() => seen.push('broadcast after'), []);
     gate.release(true, { request: (m, after) => seen.push(`request ${m.id}${after ? ' after the fence' : ''}`), catchUp: () => seen.push('catch-up') });
@@ -64,9 +64,26 @@ describe('the gate that holds what a server receives while it may be cut off', (
   it('a fence notice that turned out stale (registered since) changes nothing', () => {
     const gate = new Gate();
     gate.hold();
-    gate.markFence();
+    gate.mark();
     gate.heldRequest(request(1));
     assert.deepEqual(releaseAll(gate, false), ['request 1']);
+  });
+
+  it('overtaken by a later mark (fenced again, or cut), lets through only what came before it, and keeps holding the rest', () => {
+    const gate = new Gate();
+    const seen: string[] = [];
+    const handle = { request: (m: Request, after: boolean) => seen.push(`request ${m.id}${after ? ' after the fence' : ''}`), catchUp: () => seen.push('catch-up') };
+    gate.hold();
+    gate.mark();
+    const registeredAfter = gate.lastMark;
+    gate.heldRequest(request(1));
+    gate.mark(); // a second fence, after the registration
+    gate.heldRequest(request(2));
+    gate.release(true, handle, registeredAfter);
+    assert.deepEqual(seen, ['catch-up', 'request 1 after the fence']);
+    assert.equal(gate.holding, true);
+    gate.release(true, handle);
+    assert.deepEqual(seen, ['catch-up', 'request 1 after the fence', 'catch-up', 'request 2 after the fence']);
   });
 
   it('says when it holds more than it may, and forgets it all on drop', () => {

@@ -376,3 +376,47 @@ describe('the partition guarantees over generated interleavings (real parts, fak
 });
 
 
+
+describe('the partition guarantees in scripted interleavings (real parts, fake Redis)', () => {
+  /** Runs the fake Redis' events that `allowed` lets happen, until none is left. */
+  async function runOnly(sim: Simulation, allowed: (what: string) => boolean) {
+    for (let n = 0; n < 10_000; n++) {
+      const next = sim.redis.events().find((event) => allowed(event.what));
+      if (!next) return;
+      next.run();
+      await turn();
+    }
+    throw new Error('the fake Redis never went quiet');
+  }
+
+  it("a removal sent while B was fenced is recorded for it, or sent to it, even if B's hello arrives before the last reply", async () => {
+    const sim = await startSimulation();
+    try {
+      sim.redis.cut('b');
+      for (let i = 0; i < 6; i++) {
+        await sim.advance(1000);
+        await sim.runAll();
+      }
+      assert.ok(sim.events.every(({ event }) => event !== 'rooms:rejoined'), 'B is cut off');
+      // A's leave names B as fenced, so B ignores it; C alone answers.
+      sim.operate('leave', 'a');
+      await runOnly(sim, (what) => what === "Redis executes a's pub command");
+      // B comes back and says hello; A reads it before C has read A's request.
+      sim.redis.heal('b');
+      for (let i = 0; i < 2 && !sim.events.some(({ event }) => event === 'rooms:rejoined'); i++) {
+        await runOnly(sim, (what) => !what.startsWith('c reads'));
+        await sim.advance(1000);
+      }
+      await runOnly(sim, (what) => !what.startsWith('c reads'));
+      assert.ok(sim.events.some(({ server, event }) => server === 'b' && event === 'rooms:rejoined'), 'B is back before C answers');
+      assert.equal(sim.outcomes.has('leave'), false, 'the leave still waits for C');
+      await sim.runAll();
+      const leave = sim.outcomes.get('leave');
+      assert.equal(leave?.err, null, `the leave: ${leave?.err?.message}`);
+      await settle(sim);
+      assert.ok(!sim.roomsOf('left').includes('fun'), `confirmed ${JSON.stringify(leave?.result)}, yet B never applied it`);
+    } finally {
+      await Promise.all([sim.a.close(), sim.b.close(), sim.c.close(), sim.runAll()]);
+    }
+  });
+});

@@ -57,16 +57,29 @@ describe('the other servers as one server knows them', () => {
     const peers = new Peers(clock);
     peers.heardFrom('gone');
     peers.heardFrom('b');
-    peers.syncWith(records({ self: 'member', b: 'fenced', c: 'member', d: 'lost' }), 'self', false);
+    peers.syncWith(records({ self: 'member', b: 'fenced', c: 'member', d: 'lost' }), 'self', false, peers.helloClock());
     assert.deepEqual([...peers.live()], ['c']);
     assert.deepEqual(peers.fenced().sort(), ['b', 'd']);
+  });
+
+  it('are not fenced by what the record said before their hello was read (they registered again since, and say hello once)', () => {
+    const clock = new FakeClock();
+    const peers = new Peers(clock);
+    peers.heardFrom('b');
+    const asked = peers.helloClock();
+    peers.heardFrom('b', true); // its hello, read before the record's (older) answer
+    peers.syncWith(records({ b: 'fenced' }), 'self', false, asked);
+    peers.markFenced('b', asked);
+    assert.deepEqual([...peers.live()], ['b']);
+    peers.markFenced('b'); // a notice read in order is never too old
+    assert.deepEqual(peers.fenced(), ['b']);
   });
 
   it('keep the members missing from a record Redis lost: they register again soon', () => {
     const clock = new FakeClock();
     const peers = new Peers(clock);
     peers.heardFrom('b');
-    peers.syncWith(records({ self: 'member' }), 'self', true);
+    peers.syncWith(records({ self: 'member' }), 'self', true, peers.helloClock());
     assert.deepEqual([...peers.live()], ['b']);
   });
 });

@@ -5,9 +5,11 @@
  * still reach it. Both the hook's requests and everything socket.io's adapter receives
  * (broadcasts above all) pass here, in the order Redis delivered them.
  *
- * If the server was fenced, the catch-up is applied where the fence notice stood among them (or
- * first, if the notice was missed while disconnected): requests after it were sent by servers that
- * no longer counted on this one, and are dropped.
+ * If the server was fenced, the catch-up is applied where the fence notice stood among them, or
+ * where its subscriber connection was lost (a notice sent then was lost with it), or first:
+ * requests after it were sent by servers that no longer counted on this one, and are dropped.
+ * A registration can be overtaken by such a mark (a fence after it): then only what came before
+ * the mark is let through, and the rest stays held for the next registration.
  */
 import type { AnyRedisClient } from './clients';
 import type { Message } from './wire';
@@ -18,7 +20,8 @@ export const MAX_HELD = 50_000;
 type Held =
   | { kind: 'request'; message: Extract<Message, { t: 'request' }> }
   | { kind: 'adapter'; listener: (...args: any[]) => void; args: any[] }
-  | { kind: 'fence' };
+  /** Where this server may have been fenced: its fence notice, or its subscriber lost. */
+  | { kind: 'mark'; seq: number };
 
 export interface Release {
   /** A request held; `afterFence` when it came after this server was fenced. */
@@ -29,6 +32,13 @@ export interface Release {
 
 export class Gate {
   private held: Held[] | undefined;
+  /** Marks ever made: a registration sent after mark n is overtaken by mark n + 1. */
+  private marks = 0;
+
+  /** The last mark made so far. */
+  get lastMark(): number {
+    return this.marks;
+  }
 
   get holding(): boolean {
     return this.held !== undefined;
@@ -53,10 +63,10 @@ export class Gate {
     return true;
   }
 
-  /** This server's fence notice, read among the other messages. */
-  markFence(): void {
+  /** This server's fence notice read among the other messages, or its subscriber connection lost. */
+  mark(): void {
     this.hold();
-    this.held!.push({ kind: 'fence' });
+    this.held!.push({ kind: 'mark', seq: ++this.marks });
   }
 
   /** Delivers a message to socket.io's adapter, or holds it. */
@@ -65,15 +75,19 @@ export class Gate {
     else listener(...args);
   }
 
-  /** Lets everything held through, in order; `fenced`: the catch-up goes where the fence stood. */
-  release(fenced: boolean, handle: Release): void {
+  /**
+   * Lets what is held through, in order; `fenced`: the catch-up goes at the first mark. With
+   * `untilAfterMark`, stops at the first mark made after that one and keeps holding from there.
+   */
+  release(fenced: boolean, handle: Release, untilAfterMark?: number): void {
     const held = this.held ?? [];
-    this.held = undefined;
-    const fenceAt = held.findIndex((item) => item.kind === 'fence');
-    let afterFence = fenced && fenceAt === -1;
+    const stop = untilAfterMark === undefined ? -1 : held.findIndex((item) => item.kind === 'mark' && item.seq > untilAfterMark);
+    const through = stop === -1 ? held : held.slice(0, stop);
+    this.held = stop === -1 ? undefined : held.slice(stop);
+    let afterFence = fenced && !through.some((item) => item.kind === 'mark');
     if (afterFence) handle.catchUp();
-    for (const item of held) {
-      if (item.kind === 'fence') {
+    for (const item of through) {
+      if (item.kind === 'mark') {
         if (fenced && !afterFence) handle.catchUp();
         afterFence = fenced;
       } else if (item.kind === 'request') {

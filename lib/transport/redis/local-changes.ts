@@ -74,17 +74,23 @@ export class LocalChanges {
     this.generations.push({ beat, pairs: this.current });
   }
 
-  /** The heartbeat stamped `beat` came back: what was recorded before it left happened while the cluster heard this server. */
+  /**
+   * The heartbeat stamped `beat` came back: what was recorded before it left happened while the
+   * cluster heard this server. Only generations that ended before it are dropped (a probe or a beat
+   * sent while holding opens none, and the changes of the generation it fell in stay).
+   */
   beatEchoed(beat: number): void {
-    const keepFrom = this.generations.findIndex((generation) => generation.beat >= beat);
-    if (keepFrom <= 0) return;
+    let keepFrom = 0;
+    while (keepFrom + 1 < this.generations.length && this.generations[keepFrom + 1]!.beat <= beat) keepFrom++;
+    if (keepFrom === 0) return;
     this.generations = this.generations.slice(keepFrom);
     this.index = undefined;
   }
 
-  clear(): void {
+  /** Forgets everything (the last resort: the sockets are gone); `since`: when this starts. */
+  clear(since = -Infinity): void {
     this.current = [];
-    this.generations = [{ beat: -Infinity, pairs: this.current }];
+    this.generations = [{ beat: since, pairs: this.current }];
     this.index = undefined;
   }
 

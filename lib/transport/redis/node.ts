@@ -112,6 +112,8 @@ export async function startNode({
     send,
     broadcastChannel: requestChannel,
     livePeers: () => peers.live(),
+    fencedPeers: () => peers.fenced(),
+    encodeBroadcast: (id, request, excluded) => encodeRequest(uid, id, true, config.timeout, request, clock.wallNow(), excluded),
     routes,
   });
 
@@ -238,12 +240,15 @@ export async function startNode({
     for (const peer of peers.overdue()) {
       if (fencing.has(peer)) continue;
       fencing.add(peer);
+      const since = peers.helloClock();
       registry.fence(peer, standing.gen, encodeFence(uid, peer, clock.wallNow())).then((outcome) => {
         if (outcome === 'absent') {
           peers.forget(peer);
           requests.peerLeft(peer);
         } else if (outcome === 'already') {
-          onFenced(peer);
+          // Fenced by another: unless it came back since the script ran (its hello read meanwhile).
+          peers.markFenced(peer, since);
+          if (peers.isFenced(peer)) requests.peerFenced(peer);
         } else if (outcome === 'generation') {
           standing.hold('Redis lost the cluster\'s record');
         }
@@ -292,7 +297,7 @@ export async function startNode({
     standing.linkReady();
   });
   link.onSubscriberLost((err) => {
-    standing.hold('it lost its subscriber connection to Redis');
+    standing.subscriberLost();
     if (requests.size === 0) return;
     requests.failAll(unavailable('sails-hook-rooms lost its Redis connection while waiting for other servers: '
       + 'the change was applied on this server and may or may not have been applied on the others.', err));
@@ -327,15 +332,19 @@ export async function startNode({
     const directed = holder !== undefined && peers.isMember(holder);
     const channel = directed ? inboxOf(holder) : requestChannel;
     // Every server reads a broadcast request, fenced ones too: those this one does not count on must not apply it.
-    const message = encodeRequest(uid, id, reply, config.timeout, request, clock.wallNow(), directed || peers.fencedCount === 0 ? undefined : peers.fenced());
-    if (!reply) return send(channel, message, (err) => done(err ? unavailable(`sails-hook-rooms could not publish to Redis: ${String(err)}`, err) : null, []));
-    requests.start(id, message, channel, directed ? new Set([holder]) : peers.live(), {
-      wantedIds, whenFenced: whenFencedOf(request), followsRoute: directed && only === undefined,
+    const excluded = directed || peers.fencedCount === 0 ? undefined : peers.fenced();
+    const message = encodeRequest(uid, id, reply, config.timeout, request, clock.wallNow(), excluded);
+    if (!reply) {
+      return send(channel, message, (err) => done(err ? unavailable(`sails-hook-rooms could not publish to Redis: ${String(err)}`, err) : null, [], excluded));
+    }
+    requests.start(id, request, message, channel, directed ? new Set([holder]) : peers.live(), {
+      wantedIds, whenFenced: whenFencedOf(request), followsRoute: directed && only === undefined, excluded,
     }, done);
   }
 
-  const asked = (request: ClusterRequest, wantedIds?: string[]) => new Promise<Received[]>((resolve, reject) => {
-    ask(request, wantedIds, (err, replies) => (err ? reject(err) : resolve(replies!)));
+  /** {@link ask} as a promise: the replies, and the servers the request did not count on. */
+  const asked = (request: ClusterRequest, wantedIds?: string[]) => new Promise<{ replies: Received[]; notCountedOn: string[] }>((resolve, reject) => {
+    ask(request, wantedIds, (err, replies, notCountedOn) => (err ? reject(err) : resolve({ replies: replies!, notCountedOn: notCountedOn ?? [] })));
   });
 
   const sum = (replies: Received[], unreachableServers: number): PeerAnswer => {
@@ -349,17 +358,20 @@ export async function startNode({
   };
 
   /**
-   * A change the members confirmed. With servers fenced that may hold its sockets, a removal is
-   * recorded for them before it counts as done (they apply it when they come back); one that came
-   * back meanwhile is sent the change itself. A join does not reach them, now or later.
+   * A change the members confirmed. With servers it did not count on (`fenced`: fenced when it was
+   * sent, or while it waited, and silent) that may hold its sockets, a removal is recorded for them
+   * before it counts as done (they apply it when they come back); one that came back meanwhile is
+   * sent the change itself, and if it is fenced again before it answers, recorded for again.
+   * A join does not reach them, now or later.
    */
-  function confirmedWithout(change: MembershipChange, wanted: string[] | undefined, replies: Received[], answered: (err: RoomsError | null, peers?: PeerAnswer) => void) {
-    if (peers.fencedCount === 0) return answered(null, sum(replies, 0));
-    // A server fenced after it answered did get the change.
-    const fenced = peers.fenced().filter((server) => !replies.some((reply) => reply.from === server));
+  function confirmedWithout(
+    change: MembershipChange, wanted: string[] | undefined, replies: Received[], fenced: readonly string[],
+    answered: (err: RoomsError | null, peers?: PeerAnswer) => void,
+  ): void {
+    if (fenced.length === 0) return answered(null, sum(replies, 0));
     const found = new Set(replies.flatMap((reply) => reply.foundIds));
     const missing = wanted?.filter((id) => !found.has(id));
-    if (fenced.length === 0 || missing?.length === 0) return answered(null, sum(replies, 0));
+    if (missing?.length === 0) return answered(null, sum(replies, 0));
     if (!isRemoval(change) || config.confirm === 'local') return answered(null, sum(replies, fenced.length));
     const entry = JSON.stringify(change.type === 'leave' ? { ...change, socketIds: missing } : change);
     registry.record(entry, fenced, standing.gen).then((outcome) => {
@@ -368,16 +380,21 @@ export async function startNode({
         return answered(unavailable('sails-hook-rooms: Redis lost the cluster\'s record while this change was confirmed; the change was applied on the servers that answered.'));
       }
       for (const server of outcome.absent) peers.forget(server);
-      if (outcome.members.length === 0) return answered(null, sum(replies, fenced.length - outcome.absent.length));
+      const stillFenced = fenced.length - outcome.absent.length - outcome.members.length;
+      if (outcome.members.length === 0) return answered(null, sum(replies, stillFenced));
       // Back meanwhile: it did not get this change in its catch-up, so it is asked directly.
       let waiting = outcome.members.length;
       let failed: RoomsError | null = null;
+      const notCounted: string[] = [];
       for (const server of outcome.members) {
         peers.heardFrom(server, true);
-        ask({ kind: 'change', change }, wanted && missing, (err, more) => {
+        ask({ kind: 'change', change }, wanted && missing, (err, more, notCountedOn) => {
           if (err) failed ??= err;
           else replies.push(...more!);
-          if (--waiting === 0) answered(failed, failed ? undefined : sum(replies, fenced.length - outcome.absent.length - outcome.members.length));
+          for (const again of notCountedOn ?? []) notCounted.push(again);
+          if (--waiting > 0) return;
+          if (failed) return answered(failed);
+          confirmedWithout(change, wanted, replies, notCounted, (err2, answer) => answered(err2, answer && { ...answer, unreachableServers: answer.unreachableServers + stillFenced }));
         }, server);
       }
     }, (err: unknown) => answered(unavailable(`sails-hook-rooms could not record the change for the servers cut off from the cluster: ${String(err)}`, err)));
@@ -390,31 +407,31 @@ export async function startNode({
     return withinTimeout(left, ms).catch(() => {});
   }
 
-  /** A query's answer is complete only if no server that may hold part of it is fenced. */
-  function incomplete(what: string, partial: unknown): RoomsError {
-    return Object.assign(unavailable(`sails-hook-rooms: ${peers.fencedCount} server(s) of the cluster are cut off from Redis, so ${what} cannot be known completely; `
-      + 'the answer of the servers that could answer is in err.partial (or pass { partial: true }).'), { partial, unreachableServers: peers.fencedCount });
+  /** A query's answer is complete only if every server that may hold part of it answered. */
+  function incomplete(unanswered: readonly string[], what: string, partial: unknown): RoomsError {
+    return Object.assign(unavailable(`sails-hook-rooms: ${unanswered.length} server(s) of the cluster are cut off from Redis, so ${what} cannot be known completely; `
+      + 'the answer of the servers that could answer is in err.partial (or pass { partial: true }).'), { partial, unreachableServers: unanswered.length });
   }
 
   return {
     clustered: true,
     sendChange(change, answered) {
       const wanted = change.type === 'join' || change.type === 'leave' ? change.socketIds : undefined;
-      ask({ kind: 'change', change }, wanted, (err, replies) => {
+      ask({ kind: 'change', change }, wanted, (err, replies, notCountedOn) => {
         if (err) return answered(err);
-        confirmedWithout(change, wanted, replies!, answered);
+        confirmedWithout(change, wanted, replies!, notCountedOn ?? [], answered);
       });
     },
     async roomsOfRemoteSocket(socketId, partial) {
-      const replies = await asked({ kind: 'roomsOf', socketId }, [socketId]);
+      const { replies, notCountedOn } = await asked({ kind: 'roomsOf', socketId }, [socketId]);
       const rooms = replies.find((r) => r.names)?.names ?? null;
-      if (rooms === null && !partial && peers.fencedCount > 0) throw incomplete(`whether socket ${socketId} is connected`, null);
+      if (rooms === null && !partial && notCountedOn.length > 0) throw incomplete(notCountedOn, `whether socket ${socketId} is connected`, null);
       return rooms;
     },
     async remoteMembersOf(room, partial) {
-      const replies = await asked({ kind: 'membersOf', room });
+      const { replies, notCountedOn } = await asked({ kind: 'membersOf', room });
       const members = replies.flatMap((r) => r.names ?? []);
-      if (!partial && peers.fencedCount > 0) throw incomplete(`the members of room ${JSON.stringify(room)}`, members);
+      if (!partial && notCountedOn.length > 0) throw incomplete(notCountedOn, `the members of room ${JSON.stringify(room)}`, members);
       return members;
     },
     leave: leaveCluster,

@@ -24,6 +24,9 @@ export class Peers {
   private readonly fencedSince = new Map<string, number>();
   /** The members, one Set for every request sent while they do not change. */
   private liveSet: Set<string> | undefined;
+  /** Hellos read so far, and when each server's last one was (in that count). */
+  private hellos = 0;
+  private readonly helloAt = new Map<string, number>();
 
   constructor(private readonly clock: Clock, private readonly expiryMs = PEER_EXPIRY_MS) {}
 
@@ -53,6 +56,7 @@ export class Peers {
    * hello only then); returns whether it counts as a member.
    */
   heardFrom(peer: string, registered = false): boolean {
+    if (registered) this.helloAt.set(peer, ++this.hellos);
     if (this.fencedSince.has(peer)) {
       if (!registered) return false;
       this.fencedSince.delete(peer);
@@ -62,7 +66,18 @@ export class Peers {
     return true;
   }
 
-  markFenced(peer: string): void {
+  /** Hellos read so far: what the record said before one of them may be older than the hello. */
+  helloClock(): number {
+    return this.hellos;
+  }
+
+  /**
+   * `peer` was fenced. Said by the record, asked at `since` (helloClock()): not if `peer` said
+   * hello since (it registered after the record was read, and will not say it again). A notice
+   * read in order with the messages needs no `since`.
+   */
+  markFenced(peer: string, since = Infinity): void {
+    if ((this.helloAt.get(peer) ?? 0) > since) return;
     if (this.lastHeard.delete(peer)) this.liveSet = undefined;
     this.clocks.forget(peer);
     if (!this.fencedSince.has(peer)) this.fencedSince.set(peer, this.clock.now());
@@ -72,6 +87,7 @@ export class Peers {
   forget(peer: string): void {
     if (this.lastHeard.delete(peer)) this.liveSet = undefined;
     this.fencedSince.delete(peer);
+    this.helloAt.delete(peer);
     this.clocks.forget(peer);
   }
 
@@ -98,18 +114,19 @@ export class Peers {
   }
 
   /**
-   * Takes in what the registry says of the cluster (`self` left out): members not known yet are
-   * awaited from now on, fenced and lost ones are fenced here too. Known members missing from it
-   * left, unless Redis lost the record (`recordLost`), in which case they register again soon.
+   * Takes in what the registry said of the cluster when asked at `since` (helloClock(); `self`
+   * left out): members not known yet are awaited from now on, fenced and lost ones are fenced here
+   * too (unless they said hello since). Known members missing from it left, unless Redis lost the
+   * record (`recordLost`), in which case they register again soon.
    */
-  syncWith(servers: ReadonlyMap<string, ServerRecord>, self: string, recordLost: boolean): void {
+  syncWith(servers: ReadonlyMap<string, ServerRecord>, self: string, recordLost: boolean, since: number): void {
     for (const [peer, { state }] of servers) {
       if (peer === self) continue;
       if (state === 'member') {
         // A fenced one that is a member again registered since: it came back.
         if (!this.lastHeard.has(peer)) this.heardFrom(peer, true);
       } else {
-        this.markFenced(peer);
+        this.markFenced(peer, since);
       }
     }
     if (recordLost) return;

@@ -8,11 +8,14 @@
  *             server reads it before anything confirmed without that member;
  * - record:   a removal confirmed without fenced servers is added to their catch-up logs, unless
  *             one came back meanwhile (then it is told to ask that one);
- * - register: a server (re)joins: it takes its catch-up log and becomes a member, in one step.
+ * - register: a server (re)joins: it takes its catch-up log and becomes a member, in one step. The
+ *             log stays in Redis, handed over, until the server's next registration says it
+ *             applied it: a reply lost on the way loses nothing.
  *
  * Keys share one hash tag (one slot on a Redis Cluster):
  *   {key-rooms}:servers    hash   uid -> "L" member | "F:<ms>" fenced since | "X:<ms>" its catch-up record is lost
  *   {key-rooms}:log:<uid>  list   removals confirmed while <uid> was fenced (MembershipChange JSON)
+ *   {key-rooms}:handover:<uid>  list  the registration that took them, then the removals it took
  *   {key-rooms}:gen        string a random ID made when the record was created: a new one means Redis lost it
  */
 import { evalScript, type AnyRedisClient } from './clients';
@@ -49,7 +52,10 @@ export interface Registration {
   now: number;
   /** The state of the server that registered, before it did. */
   previous: ServerState;
-  /** Its catch-up log, if it was fenced: removals confirmed without it, oldest first. */
+  /**
+   * Its catch-up: removals confirmed without it, oldest first (those of a registration it did not
+   * acknowledge, then its log if it was fenced). Non-empty means it was fenced.
+   */
   entries: string[];
   /** Every server in the record, after the registration. */
   servers: Map<string, ServerRecord>;
@@ -67,11 +73,13 @@ export interface RecordOutcome {
 /** What the transport asks of the record. A fake implements it in the model tests. */
 export interface Registry {
   /**
-   * Makes `uid` a member; if it was fenced, takes its catch-up log. If the generation is no longer
-   * `knownGen`, every server of `lostUids` (those this one knew fenced before) is marked lost, and
-   * `lostNotice` is published. Servers fenced or lost for longer than the retention are dropped.
+   * Makes `uid` a member; if it was fenced, hands its catch-up log over (registration `attempt`).
+   * `applied`: the last registration whose catch-up it applied (its hand-over is dropped; another
+   * one's is handed over again). If the generation is no longer `knownGen`, every server of
+   * `lostUids` (those this one knew fenced before) is marked lost, and `lostNotice` is published.
+   * Servers fenced or lost for longer than the retention are dropped.
    */
-  register(uid: string, knownGen: string, lostUids: readonly string[], lostNotice: string): Promise<Registration>;
+  register(uid: string, knownGen: string, lostUids: readonly string[], lostNotice: string, attempt: string, applied: string): Promise<Registration>;
   /** Fences a member that went silent, publishing `notice` in the same step. */
   fence(uid: string, gen: string, notice: string): Promise<FenceOutcome>;
   /** Adds a confirmed removal to the catch-up log of each of `uids` still fenced. */
@@ -85,22 +93,30 @@ export interface Registry {
 // Redis TIME in ms, inside a script.
 const NOW_MS = "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
 
-// KEYS: servers, log of uid, gen. ARGV: uid, candidate gen, known gen, publish command, channel,
-// lost notice, lost uids...
+// KEYS: servers, log of uid, gen, hand-over of uid. ARGV: uid, candidate gen, known gen, publish
+// command, channel, lost notice, attempt, applied, lost uids...
 const REGISTER = `
 ${NOW_MS}
-local servers, log, genKey = KEYS[1], KEYS[2], KEYS[3]
-local uid, candidate, known = ARGV[1], ARGV[2], ARGV[3]
+local servers, log, genKey, handover = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local uid, candidate, known, attempt, applied = ARGV[1], ARGV[2], ARGV[3], ARGV[7], ARGV[8]
 local gen = redis.call('GET', genKey)
 if not gen then redis.call('SET', genKey, candidate); gen = candidate end
-if known ~= '' and gen ~= known and #ARGV > 6 then
-  for i = 7, #ARGV do redis.call('HSET', servers, ARGV[i], 'X:' .. now) end
+if known ~= '' and gen ~= known and #ARGV > 8 then
+  for i = 9, #ARGV do redis.call('HSET', servers, ARGV[i], 'X:' .. now) end
   redis.call(ARGV[4], ARGV[5], ARGV[6])
 end
 local previous = redis.call('HGET', servers, uid) or ''
 local entries = {}
-if string.sub(previous, 1, 1) == 'F' then entries = redis.call('LRANGE', log, 0, -1) end
-redis.call('DEL', log)
+local given = redis.call('LRANGE', handover, 0, -1)
+if given[1] and given[1] ~= applied then for i = 2, #given do entries[#entries + 1] = given[i] end end
+if string.sub(previous, 1, 1) == 'F' then
+  for _, entry in ipairs(redis.call('LRANGE', log, 0, -1)) do entries[#entries + 1] = entry end
+end
+redis.call('DEL', log, handover)
+if #entries > 0 then
+  redis.call('RPUSH', handover, attempt)
+  for i = 1, #entries, 1000 do redis.call('RPUSH', handover, unpack(entries, i, math.min(i + 999, #entries))) end
+end
 redis.call('HSET', servers, uid, 'L')
 return { gen, tostring(now), previous, entries, redis.call('HGETALL', servers) }
 `;
@@ -137,12 +153,12 @@ end
 return { members, absent }
 `;
 
-// KEYS: servers, log of uid. ARGV: uid, the state it must still have ('' for any).
+// KEYS: servers, log of uid, hand-over of uid. ARGV: uid, the state it must still have ('' for any).
 const DROP = `
 local state = redis.call('HGET', KEYS[1], ARGV[1])
 if ARGV[2] ~= '' and state ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2], KEYS[3])
 return 1
 `;
 
@@ -166,13 +182,14 @@ export function createRedisRegistry(client: AnyRedisClient, { key, channel, shar
   const serversKey = `${tag}:servers`;
   const genKey = `${tag}:gen`;
   const logOf = (uid: string) => `${tag}:log:${uid}`;
+  const handoverOf = (uid: string) => `${tag}:handover:${uid}`;
   const publishCommand = sharded ? 'SPUBLISH' : 'PUBLISH';
 
   return {
-    async register(uid, knownGen, lostUids, lostNotice) {
+    async register(uid, knownGen, lostUids, lostNotice, attempt, applied) {
       const candidate = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
-      const [gen, now, previous, entries, flat] = await evalScript(client, REGISTER, [serversKey, logOf(uid), genKey], [
-        uid, candidate, knownGen, publishCommand, channel, lostNotice, ...lostUids,
+      const [gen, now, previous, entries, flat] = await evalScript(client, REGISTER, [serversKey, logOf(uid), genKey, handoverOf(uid)], [
+        uid, candidate, knownGen, publishCommand, channel, lostNotice, attempt, applied, ...lostUids,
       ]) as [string, string, string, string[], string[]];
       const servers = recordsOf(flat);
       // Fenced or lost long enough ago that their catch-up is not worth keeping: dropped (if one comes
@@ -180,7 +197,7 @@ export function createRedisRegistry(client: AnyRedisClient, { key, channel, shar
       for (let i = 0; i < flat.length; i += 2) {
         const { since } = recordOf(flat[i + 1]);
         if (since === undefined || Number(now) - since <= FENCED_RETENTION_MS) continue;
-        await evalScript(client, DROP, [serversKey, logOf(flat[i]!)], [flat[i]!, flat[i + 1]!]);
+        await evalScript(client, DROP, [serversKey, logOf(flat[i]!), handoverOf(flat[i]!)], [flat[i]!, flat[i + 1]!]);
         servers.delete(flat[i]!);
       }
       return { gen, now: Number(now), previous: recordOf(previous).state, entries, servers };
@@ -199,7 +216,7 @@ export function createRedisRegistry(client: AnyRedisClient, { key, channel, shar
       return recordsOf(await evalScript(client, "return redis.call('HGETALL', KEYS[1])", [serversKey], []) as string[]);
     },
     async leave(uid) {
-      await evalScript(client, DROP, [serversKey, logOf(uid)], [uid, '']);
+      await evalScript(client, DROP, [serversKey, logOf(uid), handoverOf(uid)], [uid, '']);
     },
   };
 }

@@ -7,10 +7,13 @@ import { RoomsError } from '../../errors';
 import type { Clock, Timer } from './clock';
 import type { Sent } from './outbox';
 import type { SocketRoutes } from './routes';
-import type { Received, SentReply } from './wire';
+import type { ClusterRequest, Received, SentReply } from './wire';
 
-/** How a request ends: the replies of the servers concerned, or why there are none. */
-export type Done = (err: RoomsError | null, replies?: Received[]) => void;
+/**
+ * How a request ends: the replies of the servers concerned, or why there are none; and the servers
+ * it did not count on (fenced when it was sent, or while it waited) that did not answer.
+ */
+export type Done = (err: RoomsError | null, replies?: Received[], notCountedOn?: string[]) => void;
 
 /**
  * What a request does when a server it waits for is fenced: a removal goes on without it (its
@@ -42,6 +45,13 @@ interface PendingRequest {
   whenFenced: WhenFenced;
   /** Sent to one server on a route: if it holds none of them, every server is asked. */
   followsRoute: boolean;
+  /** What it asks, to send it again to every server (with the servers then fenced named). */
+  request: ClusterRequest;
+  /**
+   * The servers it does not count on: fenced when it was published (the message names them, and
+   * they ignore it), or while it waited. Undefined while there are none (the usual case).
+   */
+  notCountedOn: string[] | undefined;
   done: Done;
 }
 
@@ -51,6 +61,8 @@ export interface RequestOptions {
   whenFenced: WhenFenced;
   /** Sent to the one server a route names: if it holds none of the IDs, every server is asked. */
   followsRoute?: boolean;
+  /** The servers a broadcast request names as fenced (it is sent to every server; they ignore it). */
+  excluded?: string[];
 }
 
 export interface RequestsOptions {
@@ -62,7 +74,18 @@ export interface RequestsOptions {
   broadcastChannel: string;
   /** The servers known to be up now. */
   livePeers(): Set<string>;
+  /** The servers known to be fenced now. */
+  fencedPeers(): string[];
+  /** Encodes request `id` for every server, naming `excluded` (the servers fenced). */
+  encodeBroadcast(id: number, request: ClusterRequest, excluded: readonly string[]): string;
   routes: SocketRoutes;
+}
+
+function notCounting(entry: PendingRequest, servers: readonly string[]): void {
+  for (const server of servers) {
+    if (!entry.notCountedOn) entry.notCountedOn = [server];
+    else if (!entry.notCountedOn.includes(server)) entry.notCountedOn.push(server);
+  }
 }
 
 export function unavailable(message: string, cause?: unknown): RoomsError {
@@ -89,7 +112,8 @@ export class PendingRequests {
    * requests naming socket IDs: until they are all found); `done` is told once, never before
    * start() returned.
    */
-  start(id: number, message: string, channel: string, awaited: Set<string>, { wantedIds, whenFenced, followsRoute = false }: RequestOptions, done: Done): void {
+  start(id: number, request: ClusterRequest, message: string, channel: string, awaited: Set<string>,
+    { wantedIds, whenFenced, followsRoute = false, excluded }: RequestOptions, done: Done): void {
     const entry: PendingRequest = {
       id,
       message,
@@ -103,6 +127,8 @@ export class PendingRequests {
       missingIds: wantedIds && new Set(wantedIds),
       whenFenced,
       followsRoute,
+      request,
+      notCountedOn: excluded !== undefined && excluded.length > 0 ? [...excluded] : undefined,
       done,
     };
     this.pending.set(id, entry);
@@ -141,6 +167,7 @@ export class PendingRequests {
       // Sets are shared between requests sent while the members did not change.
       entry.awaited = new Set(entry.awaited);
       entry.awaited.delete(peer);
+      notCounting(entry, [peer]);
       this.checkDone(entry);
     }
   }
@@ -182,15 +209,21 @@ export class PendingRequests {
   /** A request sent on a stale route: the others may hold what its server did not. */
   private askEveryone(entry: PendingRequest): void {
     this.options.routes.forget(entry.missingIds!);
+    const excluded = this.options.fencedPeers();
+    entry.message = this.options.encodeBroadcast(entry.id, entry.request, excluded);
     entry.channel = this.options.broadcastChannel;
     entry.awaited = this.options.livePeers();
     entry.published = false;
+    notCounting(entry, excluded);
     this.publish(entry);
   }
 
   private settle(entry: PendingRequest, err: RoomsError | null): void {
     if (!this.pending.delete(entry.id)) return;
-    entry.done(err, err ? undefined : entry.replies);
+    if (err) return entry.done(err);
+    // Fenced and yet it answered (it read the request before its fence): it did get it.
+    const notCountedOn = entry.notCountedOn?.filter((server) => !entry.repliedBy.includes(server));
+    entry.done(null, entry.replies, notCountedOn);
   }
 
   private expire(): void {

@@ -51,6 +51,12 @@ export interface StandingOptions {
 
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
+/**
+ * After Redis lost the record, how long a server waits at least for the members it knew to register
+ * again (reconnecting takes up to a second or two, longer under load), before it gives up on one.
+ */
+export const RECORD_LOST_WAIT_MS = 10_000;
+
 export class Standing {
   state: StandingState = 'member';
   /** The record's generation this server registered in ('' before the first registration). */
@@ -64,8 +70,15 @@ export class Standing {
    * before it has subscribed again), so what it lets through from then on is not lost.
    */
   private hearsItself = false;
-  /** A fence notice for this server was read since the last registration began: its outcome may predate it. */
-  private fenceRead = false;
+  /**
+   * What may change this server's record after a registration was sent, counted: a fence notice,
+   * a lost subscriber (a notice sent then is lost), a lost notice. A registration overtaken by one
+   * is acted upon only up to it (gate.ts), and the server registers again.
+   */
+  private changes = 0;
+  private attempts = 0;
+  /** The last registration whose catch-up this server applied: the record then drops it (registry.ts). */
+  private applied = '';
   /** Redis lost the record: the members known before, each of which must register in the new one. */
   private membersBefore: Set<string> | undefined;
   private waitUntil = 0;
@@ -84,9 +97,9 @@ export class Standing {
   /** The first registration, at lift. */
   async join(): Promise<void> {
     const { registry, peers, uid } = this.options;
-    const registration = await registry.register(uid, '', [], '');
+    const registration = await registry.register(uid, '', [], '', this.nextAttempt(), '');
     this.gen = registration.gen;
-    peers.syncWith(registration.servers, uid, false);
+    peers.syncWith(registration.servers, uid, false, peers.helloClock());
     this.lastOwnEcho = this.options.clock.now();
   }
 
@@ -113,18 +126,28 @@ export class Standing {
   fenceNotice(): void {
     if (this.closed) return;
     this.hold('the cluster fenced it');
-    this.options.gate.markFence();
-    this.fenceRead = true;
+    this.options.gate.mark();
+    this.changes++;
     // It read the notice: its subscription works.
     this.hearsItself = true;
     this.becameFenced();
     void this.check();
   }
 
+  /** Its subscriber connection was lost: a fence notice sent meanwhile would be lost with it. */
+  subscriberLost(): void {
+    if (this.closed) return;
+    this.hold('it lost its subscriber connection to Redis');
+    this.options.gate.mark();
+    this.changes++;
+    this.hearsItself = false;
+  }
+
   /** Another server says this one's catch-up record was lost with Redis' data. */
   lostNotice(): void {
     if (this.closed) return;
     this.hold('Redis lost its catch-up record');
+    this.changes++;
     this.lastResort('another server says Redis lost its catch-up record while it was fenced', false);
   }
 
@@ -135,7 +158,7 @@ export class Standing {
     this.options.probe();
   }
 
-  /** Every heartbeat: a member checks it still hears itself; a holding server retries, or gives up waiting. */
+  /** Every heartbeat: a member checks it still hears itself; a holding server retries, or gives up. */
   tick(): void {
     if (this.closed) return;
     const now = this.options.clock.now();
@@ -148,17 +171,15 @@ export class Standing {
       this.lastResort(`it held more than ${this.options.gate.size} messages while it could not check with Redis`, false);
       return;
     }
-    if (this.membersBefore && now > this.waitUntil) {
-      const missing = [...this.membersBefore].join(', ');
-      this.lastResort(`Redis lost the cluster's record, and server(s) it knew (${missing}) did not register again within ${this.options.timeoutMs} ms: `
-        + 'it cannot tell whether they had fenced it', true);
-      return;
-    }
     void this.check();
   }
 
   close(): void {
     this.closed = true;
+  }
+
+  private nextAttempt(): string {
+    return `${this.options.uid}:${++this.attempts}`;
   }
 
   private becameFenced(): void {
@@ -169,17 +190,23 @@ export class Standing {
 
   /** Registers again and acts on what the record says. */
   private async check(): Promise<void> {
-    const { registry, peers, uid, clock } = this.options;
+    const { registry, peers, uid, clock, gate, local } = this.options;
     if (this.checking || this.closed || this.state === 'member' || !this.hearsItself || !this.options.linkReady()) return;
     this.checking = true;
-    this.fenceRead = false;
+    const changes = this.changes;
+    const lastMark = gate.lastMark;
+    const helloClock = peers.helloClock();
+    const attempt = this.nextAttempt();
+    // Changes from now on may come after a fence this registration does not see: kept if overtaken.
+    const sentAt = clock.wallNow();
+    local.beatSent(sentAt);
     const membersNow = new Set(peers.live());
     const knownFenced = peers.fenced();
     let registration;
     try {
-      registration = await registry.register(uid, this.gen, knownFenced, this.options.lostNotice(knownFenced));
+      registration = await registry.register(uid, this.gen, knownFenced, this.options.lostNotice(knownFenced), attempt, this.applied);
     } catch {
-      return; // Redis went away again: retried on the next heartbeat or 'ready'.
+      return; // Redis went away again: retried on the next heartbeat or 'ready' (its hand-over, if any, stays).
     } finally {
       this.checking = false;
     }
@@ -189,56 +216,84 @@ export class Standing {
     this.gen = registration.gen;
     if (recordLost) {
       this.membersBefore = membersNow;
-      this.waitUntil = clock.now() + this.options.timeoutMs;
+      this.waitUntil = clock.now() + Math.max(this.options.timeoutMs, RECORD_LOST_WAIT_MS);
     }
-    peers.syncWith(registration.servers, uid, this.membersBefore !== undefined);
+    peers.syncWith(registration.servers, uid, this.membersBefore !== undefined, helloClock);
+    const fenced = registration.entries.length > 0 || registration.previous === 'fenced';
 
     // From here on the record says this server is a member: registering made it one.
-    if (this.reset) return this.release(undefined);
-    if (registration.previous === 'lost') return this.lastResort('its catch-up record was lost (it overflowed, or Redis lost it while this server was fenced)', true);
-    if (recordLost && this.state === 'fenced') return this.lastResort('Redis lost the cluster\'s record while this server was fenced: its catch-up record is gone', true);
+    if (this.reset) {
+      // After the last resort (its sockets gone) there is nothing to catch up.
+      if (this.changes === changes) return this.release(undefined, attempt, sentAt);
+      this.releaseUntil(undefined, attempt, lastMark);
+      return this.check();
+    }
+    if (registration.previous === 'lost') return this.lastResort('its catch-up record was lost (it overflowed, or Redis lost it while this server was fenced)', true, attempt);
+    if (recordLost && this.state === 'fenced') return this.lastResort('Redis lost the cluster\'s record while this server was fenced: its catch-up record is gone', true, attempt);
+    if (registration.previous === 'absent' && !recordLost && this.membersBefore === undefined) {
+      return this.lastResort('it is no longer in the cluster\'s record (fenced for longer than the record keeps a server)', true, attempt);
+    }
+    if (this.changes !== changes) {
+      // Overtaken (fenced again, or cut, since it was sent): true only up to that mark.
+      if (fenced) this.becameFenced();
+      this.releaseUntil(fenced ? registration.entries : undefined, attempt, lastMark);
+      return this.check();
+    }
     if (this.membersBefore) {
-      if (registration.previous === 'fenced') return this.lastResort('it was fenced while it waited for the servers it knew to register again', true);
+      if (fenced) return this.lastResort('it was fenced while it waited for the servers it knew to register again', true, attempt);
       // Each of them marked as lost, when it registered, the servers it knew fenced: once all have, this one's state says it all.
       for (const [peer, { state }] of registration.servers) if (state === 'member') this.membersBefore.delete(peer);
-      if (this.membersBefore.size > 0) return; // asked again on the next heartbeat
+      if (this.membersBefore.size > 0) {
+        if (clock.now() <= this.waitUntil) return; // asked again on the next heartbeat
+        const missing = [...this.membersBefore].join(', ');
+        return this.lastResort(`Redis lost the cluster's record, and server(s) it knew (${missing}) did not register again within `
+          + `${seconds(Math.max(this.options.timeoutMs, RECORD_LOST_WAIT_MS))} s: it cannot tell whether they had fenced it`, true, attempt);
+      }
       this.membersBefore = undefined;
-      return this.release(undefined);
     }
-    switch (registration.previous) {
-      case 'fenced':
-        this.becameFenced();
-        return this.release(registration.entries);
-      case 'absent':
-        return this.lastResort('it is no longer in the cluster\'s record (fenced for longer than the record keeps a server)', true);
-      case 'member':
-        // A fence notice read meanwhile may have been written after this registration: ask again.
-        if (this.fenceRead) return this.check();
-        return this.release(undefined);
-    }
+    if (fenced) this.becameFenced();
+    this.release(fenced ? registration.entries : undefined, attempt, sentAt);
+  }
+
+  /**
+   * What a registration overtaken by a later mark says holds up to that mark: the catch-up (if
+   * any) and what was held before it go through; the rest stays held for the next registration.
+   */
+  private releaseUntil(entries: string[] | undefined, attempt: string, lastMark: number): void {
+    const { gate, local, nsp } = this.options;
+    let outcome: CatchUpOutcome | undefined;
+    gate.release(entries !== undefined, {
+      catchUp: () => { outcome = applyCatchUp(nsp, entries ?? [], local); },
+      request: (message, afterFence) => { if (!afterFence) this.options.handleRequest(message, false); },
+    }, lastMark);
+    this.applied = attempt;
+    gate.hold();
+    if (outcome && outcome.unreadable > 0) this.lastResort(`its catch-up record held ${outcome.unreadable} entries it cannot read (written by a newer protocol?)`, true, attempt);
   }
 
   /** Member again: the catch-up (if it was fenced) where the fence stood, then what was held. */
-  private release(entries: string[] | undefined): void {
+  private release(entries: string[] | undefined, attempt: string, sentAt: number): void {
     const { gate, local, nsp, peers, clock, log } = this.options;
     const fenced = entries !== undefined;
-    if (fenced && local.overflowed) return this.lastResort('it changed more memberships while cut off than it keeps track of', true);
+    if (fenced && local.overflowed) return this.lastResort('it changed more memberships while cut off than it keeps track of', true, attempt);
     const heldMs = clock.now() - this.holdingSince;
     let outcome: CatchUpOutcome | undefined;
     this.state = 'member';
     this.reset = false;
+    this.applied = attempt;
     gate.release(fenced, {
       catchUp: () => { outcome = applyCatchUp(nsp, entries ?? [], local); },
       // Requests held after the fence were sent by servers that no longer counted on this one;
       // those before it are applied, not answered (their senders fenced this server meanwhile).
       request: (message, afterFence) => { if (!afterFence) this.options.handleRequest(message, !fenced); },
     });
-    local.clear();
+    // What was changed here before this registration was sent is known to the cluster now.
+    local.beatEchoed(sentAt);
     this.lastOwnEcho = clock.now();
     peers.heardFromEveryoneNow();
     if (outcome && outcome.unreadable > 0) {
       this.state = 'holding';
-      return this.lastResort(`its catch-up record held ${outcome.unreadable} entries it cannot read (written by a newer protocol?)`, true);
+      return this.lastResort(`its catch-up record held ${outcome.unreadable} entries it cannot read (written by a newer protocol?)`, true, attempt);
     }
     if (fenced) {
       const { removals = 0, left = 0, disconnected = [] } = outcome ?? {};
@@ -253,21 +308,21 @@ export class Standing {
 
   /**
    * Disconnects every socket of this server (their clients reconnect and join their rooms again),
-   * and says why. `registered`: the record already counts it as a member.
+   * and says why. `registered`: a registration (`attempt`) made it a member, and it registers no more.
    */
-  private lastResort(reason: string, registered: boolean): void {
+  private lastResort(reason: string, registered: boolean, attempt?: string): void {
     const { gate, local, nsp, clock, log } = this.options;
     const sockets = [...nsp.sockets.values()];
     for (const socket of sockets) socket.disconnect(true);
     gate.drop();
-    local.clear();
+    local.clear(clock.wallNow());
     const heldMs = clock.now() - this.holdingSince;
     log.warn(`sails-hook-rooms: ${reason}. This server cannot prove it is up to date with the cluster after ${seconds(heldMs)} s `
       + `cut off (${this.reason}), so it disconnected its ${sockets.length} socket(s): their clients reconnect and join their rooms again.`);
     this.options.emit('rooms:rejoined', { id: this.options.uid, heldMs, removals: 0, left: 0, disconnected: sockets.length, lastResort: true, reason });
     this.membersBefore = undefined;
     this.reset = true;
-    if (registered) return this.release(undefined);
+    if (registered) return this.release(undefined, attempt!, clock.wallNow());
     gate.hold();
     if (this.options.linkReady()) this.options.probe();
   }
