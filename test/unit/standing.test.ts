@@ -57,6 +57,28 @@ async function setUp() {
   };
 }
 
+type Setup = Awaited<ReturnType<typeof setUp>>;
+
+/** B loses its connection (Redis restarting empty meanwhile, if `recordLost`), reconnects and hears itself: it checks. */
+async function reconnect(t: Setup, { recordLost = false } = {}) {
+  t.setLink(false);
+  t.standing.tick();
+  if (recordLost) t.registry.lose();
+  t.setLink(true);
+  t.standing.linkReady();
+  t.standing.heardOwnEcho();
+  await turns();
+}
+
+/** Heartbeats pass for `ms`, each a tick of B's standing. */
+async function heartbeatsFor(t: Setup, ms: number) {
+  for (let waited = 0; waited < ms; waited += HEARTBEAT_MS) {
+    t.clock.advance(HEARTBEAT_MS);
+    t.standing.tick();
+    await turns();
+  }
+}
+
 describe("a server's own standing in the cluster", () => {
   it('joins the record at lift and knows the members from it', async () => {
     const t = await setUp();
@@ -165,76 +187,38 @@ describe("a server's own standing in the cluster", () => {
   describe('when Redis lost the record (restarted empty)', () => {
     it('a plain full outage: waits for the members it knew to register again, then goes on, disconnecting nothing', async () => {
       const t = await setUp();
-      t.setLink(false);
-      t.standing.tick();
-      t.registry.lose();
-      t.setLink(true);
-      t.standing.linkReady();
-      t.standing.heardOwnEcho();
-      await turns();
+      await reconnect(t, { recordLost: true });
       assert.equal(t.standing.state, 'holding', 'a, which it knew, has not registered yet');
       await t.registry.register('a', t.gen, [], '');
-      t.clock.advance(HEARTBEAT_MS);
-      t.standing.tick();
-      await turns();
+      await heartbeatsFor(t, HEARTBEAT_MS);
       assert.equal(t.standing.isMember, true);
       assert.deepEqual(t.disconnected, []);
     });
 
     it('waits longer than the timeout for a member that is slow to register again (a reconnect under load), and disconnects nothing', async () => {
       const t = await setUp();
-      t.setLink(false);
-      t.standing.tick();
-      t.registry.lose();
-      t.setLink(true);
-      t.standing.linkReady();
-      t.standing.heardOwnEcho();
-      await turns();
-      for (let waited = 0; waited < TIMEOUT_MS * 2; waited += HEARTBEAT_MS) {
-        t.clock.advance(HEARTBEAT_MS);
-        t.standing.tick();
-        await turns();
-      }
+      await reconnect(t, { recordLost: true });
+      await heartbeatsFor(t, TIMEOUT_MS * 2);
       assert.equal(t.standing.state, 'holding');
       await t.registry.register('a', t.gen, [], '');
-      t.clock.advance(HEARTBEAT_MS);
-      t.standing.tick();
-      await turns();
+      await heartbeatsFor(t, HEARTBEAT_MS);
       assert.equal(t.standing.isMember, true);
       assert.deepEqual(t.disconnected, []);
     });
 
     it('marked lost by a member that knew it fenced: the last resort', async () => {
       const t = await setUp();
-      t.setLink(false);
-      t.standing.tick();
-      t.registry.lose();
-      t.setLink(true);
-      t.standing.linkReady();
-      t.standing.heardOwnEcho();
-      await turns();
+      await reconnect(t, { recordLost: true });
       await t.registry.register('a', t.gen, ['b'], 'lost b');
-      t.clock.advance(HEARTBEAT_MS);
-      t.standing.tick();
-      await turns();
+      await heartbeatsFor(t, HEARTBEAT_MS);
       assert.deepEqual(t.disconnected, ['s0']);
       assert.equal(t.standing.isMember, true);
     });
 
     it('a member it knew does not register within the timeout (it died): it cannot tell whether that one fenced it, the last resort', async () => {
       const t = await setUp();
-      t.setLink(false);
-      t.standing.tick();
-      t.registry.lose();
-      t.setLink(true);
-      t.standing.linkReady();
-      t.standing.heardOwnEcho();
-      await turns();
-      for (let waited = 0; waited <= RECORD_LOST_WAIT_MS; waited += HEARTBEAT_MS) {
-        t.clock.advance(HEARTBEAT_MS);
-        t.standing.tick();
-        await turns();
-      }
+      await reconnect(t, { recordLost: true });
+      await heartbeatsFor(t, RECORD_LOST_WAIT_MS + HEARTBEAT_MS);
       assert.deepEqual(t.disconnected, ['s0']);
       assert.match(t.warnings.join('\n'), /server\(s\) it knew \(a\) did not register again within 10\.0 s/);
     });
