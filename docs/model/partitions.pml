@@ -2,15 +2,15 @@
  * A model of the partition protocol of docs/partitions.md, for spin. docs/model/check.sh runs it
  * in every configuration that matters; by hand:
  *
- *   spin -a [-DFIX_... -DBUG_... -DN...=k] partitions.pml && gcc -O2 -DSAFETY -o pan pan.c && ./pan -m100000
+ *   spin -a [-DBUG_... -DN...=k] partitions.pml && gcc -O2 -DSAFETY -o pan pan.c && ./pan -m100000
  *   spin -t [same -D flags] partitions.pml       (replays a counterexample: one line per event)
  *
  * Two servers: A (the caller: leave, join, broadcast) and B (holds socket S; S is in room R at
  * the start, as after a confirmed join). Only B is cut off or fenced; A fences it. One process:
  * each branch of the main loop is one event, run atomically; spin explores every order of them.
- * Without switches the model follows the code as it is (lib/transport/redis). FIX_ switches are
- * the changes it needed to hold (check.sh turns them all on: "the design"); BUG_ switches remove
- * a guard of the design, to show the model notices.
+ * Without switches the model follows the code (lib/transport/redis: registry.ts, standing.ts,
+ * gate.ts, catch-up.ts, local-changes.ts, peers.ts, requests.ts, node.ts). Each BUG_ switch removes
+ * one guard of the code, to show that the model notices (docs/model/README.md lists them).
  *
  * What is abstracted, and why that keeps the properties:
  * - Time. Timers are nondeterministic events: B may hold at any moment ("deaf"), a heartbeat may
@@ -20,7 +20,10 @@
  *   holds after 2.5 s, before the others' 3.5 s expiry); a paused B may be fenced at any moment.
  *   -DUNTIMED_FENCE drops that relation (and then finds runs no clock allows).
  * - When nothing else can happen (spin's `timeout`) a second passes: both heartbeats fire, or a
- *   request times out (at the latest after TOIDLE such seconds). P5 counts these seconds.
+ *   request times out (at the latest after TOIDLE such seconds), or the wait after Redis lost the
+ *   record (max(timeout, 10 s)) is over. P5 counts these seconds. So a server waiting for the
+ *   members it knew gives up only when the other cannot register any more: the wait is taken to
+ *   be long enough for a live server to come back.
  * - A command runs at Redis the moment its server sends it; its reply is a later event. A server
  *   sends its commands on one connection, in order, so every real run maps to one where each
  *   command runs as it is sent (move the send later, with the server's own steps in between,
@@ -34,6 +37,11 @@
  * - One socket, one room, removals are leaves of S from R; the local-changes record is kept
  *   exactly for that one pair (lc* below). The requests' ttl check is ideal: a request whose
  *   operation timed out is dropped.
+ * - The attempt ids of registrations are a bit (takApplied): B has one registration on its way at
+ *   a time, so the hand-over in Redis is either the one its last applied registration made or
+ *   one it has not applied.
+ * - Marks in B's gate carry one bit, "made while the registration now on its way was": the code's
+ *   sequence numbers compared with gate.lastMark at check(). Standing.changes is a bit likewise.
  * - Messages a server ignores are not delivered to it (B's beats to A, A's to B, B's own 'up');
  *   B does not answer A's hello with a beat.
  * - Overflow of a bounded queue ends the run (`trunc`): a bound, not a behaviour; -DNO_TRUNC
@@ -42,7 +50,7 @@
  * Properties (assertions, each printing "Pn violated" first):
  *  P1 no false done for leave: once A confirmed "S left R", no broadcast to R that A sent after
  *     that reaches S, unless S joined R again (on B) since.
- *  P2 a join reported unreachable (B fenced, not asked) is never applied to S.
+ *  P2 a join reported unreachable (B not counted on, and it did not answer) is never applied to S.
  *  P3 a broadcast A sent after a confirmed join reaches S, unless S left R on B since or was
  *     disconnected: the gate never drops it, no catch-up takes S out before it, and it is not
  *     lost for want of a subscription while B is a member that registered since its last cut.
@@ -111,7 +119,7 @@
 #ifndef HMAX
 #define HMAX 10       /* B's gate */
 #endif
-#define LCAP 3        /* B's catch-up log */
+#define LCAP 3        /* B's catch-up log, its hand-over, a register reply's entries */
 
 #define A 0
 #define B 1
@@ -171,8 +179,9 @@ byte reg[2];
 byte gen = 1, genSeq = 1;      /* 0: no record (after a restart, until someone registers) */
 byte logN;
 byte logOp[LCAP];              /* B's catch-up log: the leave operations recorded for it */
-byte takN, takSeq;             /* FIX_CATCHUP_UNTIL_APPLIED: the batch last handed to B, and its id */
+byte takN;                     /* handover:B, the entries a registration of B took */
 byte takOp[LCAP];
+bool takApplied;               /* B's `applied` names the registration that made that hand-over */
 bool pubUp[2], subUp[2], subscribed[2];
 chan subA = [QA] of { mtype, byte, byte };
 chan subB = [QB] of { mtype, byte, byte };
@@ -185,46 +194,47 @@ bool errPub[2], errSub[2], rdyPub[2], rdySub[2];
 /* ---------- B ---------- */
 byte bState;
 byte bGen = 1;
-bool bHears, bChecking, bFenceRead, bReset;
+bool bHears, bChecking, bReset;
+bool bChanged;                       /* Standing.changes moved since the registration on its way was sent */
 bool bMBdef, bMBwait, bMembersNow;   /* membersBefore: defined / still waiting for A */
+bool bWaitOver;                      /* its waitUntil has passed */
 bool bViewA = true;
 bool bGateHolding;
-bool bLostRead;                      /* a lost notice read since B last sent its register */
 byte gN;
 mtype gT[HMAX];
-byte gA[HMAX], gG[HMAX];
+byte gA[HMAX], gG[HMAX];             /* REQ: id, excluded; BCAST: ghost bits; MARK: -, made since the registration was sent */
 byte bReg;                           /* its register reply: RNONE, ROK, RERR */
 byte bRegGen, bRegPrev, bRegA, bEntN;
-byte bEnt[LCAP];                     /* the catch-up log that came with it */
-byte bRegSeq, bApplied;              /* FIX_CATCHUP_UNTIL_APPLIED: id of that batch; of the last one applied */
+byte bEnt[LCAP];                     /* the catch-up entries that came with it */
 bool Sconn = true, SinR = true;
 
 /*
- * The local-changes record (local-changes.ts), exactly, for the one pair (S, R). Generations are
- * opened by heartbeats sent while a member; clear() leaves one that is older than every beat;
- * beatEchoed(k) drops the generations before the first one stamped >= k. What an echo of B's own
- * beat does, read while a member, is its third field, kept up to date in flight:
- *   BCOVER  sent while a member, no touch since: it drops every touch;
- *   BNOOP   sent while a member, touched since: the latest touch stays;
- *   BSTALE  sent while not a member, or before the last clear: it is older than every generation
- *           opened since the clear and newer than the one clear() left, so it drops a touch in
- *           that one once a heartbeat opened another (what beatEchoed does with such a stamp).
+ * The local-changes record (local-changes.ts), exactly, for the one pair (S, R). A generation is
+ * opened by each heartbeat sent while a member and by each check() (beatSent); beatEchoed(k) drops
+ * the generations that ended before k (their successor started at or before k); release() calls
+ * beatEchoed(the check's sentAt); the last resort clears it. For the latest touch of (S, R) that is:
+ *   lcTouched   touched(S, R);
+ *   lcClosed    a generation opened since the latest touch (beatEchoed(k) of a beat sent now drops it);
+ *   lcLate      the latest touch came while the registration now on its way was (release() keeps it).
+ * What the echo of one of B's own beats does, read while a member, is its third field, kept up to
+ * date in flight: TDROP drops the latest touch, TKEEP does not. With BUG_ECHO_DROPS_OPEN (the old
+ * beatEchoed: drops the generations before the first one stamped >= k) a probe also has TOPEN (no
+ * touch then, no generation opened since) and TOPENT (touched in a generation still open then, none
+ * opened since): it drops the latest touch once a generation opens after it, even one made later.
  */
-#define BCOVER 0
-#define BSTALE 1
-#define BNOOP 2
-bool lcTouched;                      /* touched(S, R) */
-bool lcInFirst;                      /* the latest touch is in the generation clear() left */
-bool lcOpened;                       /* a heartbeat opened a generation since the last clear */
-bool lcLate;                         /* touched since B last sent its register */
+#define TDROP 0
+#define TOPEN 1
+#define TKEEP 2
+#define TOPENT 3
+bool lcTouched, lcClosed, lcLate;
 
 /* ---------- A ---------- */
 byte aState;
 byte aGen = 1;
-bool aHears, aChecking, aMBdef, aMBwait, aMembersNow, aKnownFenced;
+bool aHears, aChecking, aMBdef, aMBwait, aMembersNow, aKnownFenced, aWaitOver;
 byte aViewB;
 bool aFencing;
-bool aHelloSinceFence, aHelloSinceReg;   /* B said hello since A sent its fence / register */
+bool aHelloSinceFence, aHelloSinceReg;   /* B said hello since A sent its fence / register (helloClock) */
 bool aNoticeDue;                     /* BUG_NOTICE_OUTSIDE_SCRIPT: a notice still to publish */
 byte aReg, aRegGen, aRegB;
 byte script[NOPS];
@@ -233,7 +243,7 @@ byte aOp;                            /* 1 + index of the current operation; 0: n
 byte aPhase;
 byte aReq;                           /* pending request: 2 * aOp, + 1 when asked directly; 0: none */
 bool aAwaitB, aPub, aRepB, aFound;
-bool aWentOn;                        /* a removal that went on without B: it was fenced when sent, or then (goOn) */
+bool aNotCounted;                    /* B is in the request's notCountedOn: excluded when sent, or fenced while it waited (goOn) */
 byte aAge;                           /* idle heartbeats its request has waited */
 
 /* ---------- budgets, ghosts, temporaries ---------- */
@@ -250,7 +260,7 @@ bool bRegSinceCut = true;            /* B registered since its subscriber connec
 
 /* temporaries of one step: not part of the state */
 hidden mtype t_t, w_t;
-hidden byte t_a, t_g, w_a, w_g, gi, ci, k, r_n, r_i, r_c;
+hidden byte t_a, t_g, w_a, w_g, w_n, gi, ci, k, r_n, r_i, r_c;
 hidden byte r_after, r_mark, r_conflict, r_fenced, r_lost, r_rec;
 
 #define opKind(op) script[(op) - 1]
@@ -312,17 +322,20 @@ inline deliverBC(x) {
 }
 
 /* ---------- B: the local-changes record ---------- */
-/* rewrites what is in flight to B: its own beats (what their echo does), broadcasts (their ghost bits) */
-inline inFlightB(beatFrom, beatTo, bcClear) {
-  r_n = len(subB);
+/* a touch of (S, R): rewrites what is in flight to B, its own beats (what their echo does) and broadcasts (their ghost bits) */
+inline lcTouch(bcClear) {
+  lcTouched = true; lcClosed = false;
+  if :: bChecking -> lcLate = true :: else -> skip fi;
+  w_n = len(subB);
   do
-  :: r_n > 0 -> subB?w_t, w_a, w_g;
+  :: w_n > 0 -> subB?w_t, w_a, w_g;
      if
-     :: w_t == BEAT && w_a == B && (w_g == beatFrom || (beatTo == BSTALE && w_g == BNOOP)) -> w_g = beatTo
+     :: w_t == BEAT && w_a == B && w_g == TDROP -> w_g = TKEEP
+     :: w_t == BEAT && w_a == B && w_g == TOPEN -> w_g = TOPENT
      :: w_t == BCAST -> w_a = w_a & (3 - bcClear)
      :: else -> skip
      fi;
-     subB!w_t, w_a, w_g; r_n--
+     subB!w_t, w_a, w_g; w_n--
   :: else -> break
   od;
   gi = 0;
@@ -332,25 +345,54 @@ inline inFlightB(beatFrom, beatTo, bcClear) {
   od;
   skip
 }
-inline lcClear() {
-  lcTouched = false; lcInFirst = false; lcOpened = false;
-  inFlightB(BCOVER, BSTALE, 0)
+/* beatSent(): a generation opens */
+inline lcOpen() {
+  lcClosed = lcTouched;
+#ifdef BUG_ECHO_DROPS_OPEN
+  w_n = len(subB);
+  do
+  :: w_n > 0 -> subB?w_t, w_a, w_g;
+     if
+     :: w_t == BEAT && w_a == B && w_g == TOPEN -> w_g = TKEEP
+     :: w_t == BEAT && w_a == B && w_g == TOPENT -> w_g = TDROP
+     :: else -> skip
+     fi;
+     subB!w_t, w_a, w_g; w_n--
+  :: else -> break
+  od;
+#endif
+  skip
+}
+/* what was recorded of (S, R) is dropped (or cleared) */
+inline lcDrop() {
+  lcTouched = false; lcClosed = false; lcLate = false
 }
 inline lcEchoed(y) {
+  if :: y == TDROP -> lcDrop() :: else -> skip fi
+}
+/* the heartbeat: a member's opens a generation (even if its publish then fails) */
+inline bHeartbeat() {
   if
-  :: y == BCOVER -> lcTouched = false
-#ifndef FIX_ECHO_COVERS_ONLY_OLDER
-  :: y == BSTALE && lcInFirst && lcOpened -> lcTouched = false
-#endif
-  :: else -> skip
+  :: bState == SMEMBER -> lcOpen();
+     if
+     :: pubUp[B] && lcTouched -> toB(BEAT, B, TDROP)
+     :: pubUp[B] && !lcTouched -> toB(BEAT, B, TKEEP)
+     :: else -> skip
+     fi
+  :: else -> bProbe()
   fi
 }
-/* a heartbeat or probe of B: a member's opens a generation */
-inline bBeat() {
+/* a probe (a beat sent while not a member, or a heartbeat then): opens no generation */
+inline bProbe() {
   if
-  :: pubUp[B] && bState == SMEMBER -> lcOpened = true; toB(BEAT, B, BCOVER)
-  :: pubUp[B] && bState != SMEMBER -> toB(BEAT, B, BSTALE)
-  :: else -> skip
+  :: !pubUp[B] -> skip
+#ifdef BUG_ECHO_DROPS_OPEN
+  :: pubUp[B] && lcTouched -> toB(BEAT, B, TOPENT)
+  :: pubUp[B] && !lcTouched -> toB(BEAT, B, TOPEN)
+#else
+  :: pubUp[B] && lcTouched && lcClosed -> toB(BEAT, B, TDROP)
+  :: pubUp[B] && !(lcTouched && lcClosed) -> toB(BEAT, B, TKEEP)
+#endif
   fi
 }
 inline bPublish(t) {
@@ -360,13 +402,13 @@ inline bPublish(t) {
   fi
 }
 
-/* ---------- B: a request of A (index.ts handleRequest, answer.ts) ---------- */
-/* x: request id; y: 1 if A counted on B when it sent it */
+/* ---------- B: a request of A (node.ts handleRequest, answer.ts) ---------- */
+/* x: request id; y: 1 if it names B among the servers its sender counts as fenced (excluded) */
 inline bHandleRequest(x, y, answer) {
   if
   :: opTimedOut[x / 2] -> skip              /* ttl: its sender gave up on it */
-#ifdef FIX_JOIN_NOT_COUNTED
-  :: !opTimedOut[x / 2] && !y && opKind(x / 2) == OJOIN -> skip   /* sent without counting on B: reported unreachable */
+#ifndef BUG_APPLY_EXCLUDED
+  :: !opTimedOut[x / 2] && y -> skip        /* excluded: a join did not reach it, a removal is recorded for it */
 #endif
   :: else ->
      if
@@ -405,86 +447,52 @@ inline bCatchUp() {
      bEnt[ci] = 0; ci++
   :: else -> break
   od;
-  bEntN = 0; bApplied = bRegSeq;
+  bEntN = 0;
   if
   :: r_conflict -> Sconn = false; r_conflict = false
   :: else -> skip
   fi
 }
 
-/* ---------- B: standing.ts release(): the gate lets what it held through ---------- */
-inline bGateRelease(fenced) {
-  r_fenced = fenced;
-  if :: !r_fenced -> entClear() :: else -> skip fi;
-  /* the catch-up goes where the first fence mark stood (r_i: before that item), or before everything */
-  gi = 0;
-  do :: gi < gN && gT[gi] != MARK -> gi++ :: else -> break od;
-  if :: gi < gN -> r_i = gi + 1 :: else -> r_i = 0 fi;
-#ifdef BUG_RELEASE_BEFORE_CATCHUP
-  r_i = gN;                                 /* after everything held */
-#endif
-  r_after = r_fenced && r_i == 0;
-  gi = 0;
-  do
-  :: gi <= gN ->
-     if :: r_fenced && gi == r_i -> bCatchUp() :: else -> skip fi;
-     if
-     :: gi < gN && gT[gi] == MARK -> r_after = r_fenced
-     :: gi < gN && gT[gi] == REQ -> if :: !r_after -> bHandleRequest(gA[gi], gG[gi], !r_fenced) :: else -> skip fi
-     :: gi < gN && gT[gi] == BCAST -> deliverBC(gA[gi])
-     :: else -> skip
-     fi;
-     gi++
-  :: else -> break
-  od;
-  gateClear()
-}
-inline bRelease(fenced) {
-  bGateRelease(fenced);
-  bBecomeMember()
-}
-inline bBecomeMember() {
-  bState = SMEMBER; bReset = false; bGateHolding = false;
-  lcClear();
-#ifdef FIX_KEEP_LATE_CHANGES
-  /* changes made after the register was sent may postdate a newer fence: kept */
-  if :: lcLate -> lcTouched = true; lcInFirst = true :: else -> skip fi;
-#endif
-  bPublish(HELLO)                           /* becameMember */
-}
-
-#ifdef FIX_RECHECK_ON_NEWER_NOTICE
 /*
- * A newer fence notice was read while the register was on its way: what was held before that
- * notice is released as usual (this registration's catch-up where its fence stood), the rest stays
- * held behind the newer mark, and B registers again.
+ * ---------- B: gate.release(fenced, handle, untilAfterMark) ----------
+ * partial: stops at the first mark made after the registration was sent (releaseUntil()), and
+ * keeps holding from there; otherwise everything. fenced: the catch-up goes at the first mark let
+ * through, or first; requests after a mark are dropped. answer: requests let through are answered.
  */
-inline bPartialRelease() {
-  r_c = 0; gi = 0;                          /* the last mark */
-  do :: gi < gN -> if :: gT[gi] == MARK -> r_c = gi :: else -> skip fi; gi++ :: else -> break od;
-  gi = 0;                                   /* the first one: the catch-up goes after it, if it is not the last */
+inline bGateRelease(fenced, partial, answer) {
+  r_c = gN;
+  if
+  :: partial -> gi = 0; do :: gi < gN && !(gT[gi] == MARK && gG[gi]) -> gi++ :: else -> break od; r_c = gi
+  :: else -> skip
+  fi;
+  gi = 0;
   do :: gi < r_c && gT[gi] != MARK -> gi++ :: else -> break od;
-  if :: gi < r_c -> r_i = gi + 1 :: else -> r_i = 0 fi;
-  r_after = r_i == 0;
+  r_mark = (gi < r_c);
+  if :: r_mark -> r_i = gi + 1 :: else -> r_i = 0 fi;
+#ifdef BUG_RELEASE_BEFORE_CATCHUP
+  r_i = r_c;                                /* after everything let through */
+#endif
+  r_after = (fenced) && !r_mark;
   gi = 0;
   do
   :: gi <= r_c ->
-     if :: gi == r_i -> bCatchUp() :: else -> skip fi;
+     if :: (fenced) && gi == r_i -> bCatchUp() :: else -> skip fi;
      if
-     :: gi < r_c && gT[gi] == MARK -> r_after = true
-     :: gi < r_c && gT[gi] == REQ -> if :: !r_after -> bHandleRequest(gA[gi], gG[gi], false) :: else -> skip fi
+     :: gi < r_c && gT[gi] == MARK -> r_after = (fenced)
+     :: gi < r_c && gT[gi] == REQ -> if :: !r_after -> bHandleRequest(gA[gi], gG[gi], answer) :: else -> skip fi
      :: gi < r_c && gT[gi] == BCAST -> deliverBC(gA[gi])
      :: else -> skip
      fi;
      gi++
   :: else -> break
   od;
+  /* what is left, from the stop on */
   gi = 0;
   do :: gi + r_c < gN -> gT[gi] = gT[gi + r_c]; gA[gi] = gA[gi + r_c]; gG[gi] = gG[gi + r_c]; gi++ :: else -> break od;
   do :: gi < gN -> gT[gi] = 0; gA[gi] = 0; gG[gi] = 0; gi++ :: else -> break od;
   gN = gN - r_c
 }
-#endif
 inline gateClear() {
   gi = 0;
   do :: gi < gN -> gT[gi] = 0; gA[gi] = 0; gG[gi] = 0; gi++ :: else -> break od;
@@ -495,6 +503,16 @@ inline gatePush(t, x, y) {
   :: gN < HMAX -> gT[gN] = t; gA[gN] = x; gG[gN] = y; gN++
   :: else -> trunc = true
   fi
+}
+/* gate.mark(): this server's fence notice read, or its subscriber lost */
+inline gateMark() {
+  gatePush(MARK, 0, bChecking); bGateHolding = true
+}
+/* after a registration's reply: no mark is newer than the next one */
+inline marksOld() {
+  gi = 0;
+  do :: gi < gN -> if :: gT[gi] == MARK -> gG[gi] = 0 :: else -> skip fi; gi++ :: else -> break od;
+  skip
 }
 
 inline entClear() {
@@ -513,47 +531,63 @@ inline bLastResort() {
   printf("B: last resort, S disconnected\n");
   Sconn = false;
   gateClear(); bGateHolding = false;        /* gate.drop() */
-  lcClear();
-  bReset = true; bMBdef = false; bMBwait = false
+  lcDrop();                                 /* local.clear(now) */
+  bReset = true; bMBdef = false; bMBwait = false; bWaitOver = false
 }
 
 inline bHold() {
   if
   :: bState == SMEMBER ->
      bState = SHOLD; bHears = false; bGateHolding = true;
-     if :: bLink -> bBeat() :: else -> skip fi
+     if :: bLink -> bProbe() :: else -> skip fi
   :: else -> skip
   fi
+}
+
+/* what may change B's record after a registration was sent: counted (Standing.changes) */
+inline bChange() {
+  if :: bChecking -> bChanged = true :: else -> skip fi
 }
 
 /* check(): registers (the register script runs at Redis now; its reply comes later) */
 inline bCheck() {
   if
   :: !bChecking && bState != SMEMBER && (bHears || NOECHO) && bLink ->
-     bChecking = true; bFenceRead = false; bMembersNow = bViewA;
+     bChecking = true; bChanged = false; bMembersNow = bViewA;
+     lcOpen(); lcLate = false;              /* local.beatSent(sentAt) */
      if
      :: pubUp[B] ->
         if :: gen == 0 -> genSeq++; gen = genSeq :: else -> skip fi;
-        bRegGen = gen; bRegPrev = reg[B]; bEntN = 0;
-#ifdef FIX_CATCHUP_UNTIL_APPLIED
-        /* the entries handed over stay until B says, registering, that it applied that batch */
-        if :: takSeq == bApplied -> k = 0; do :: k < takN -> takOp[k] = 0; k++ :: else -> break od; takN = 0 :: else -> skip fi;
-        if
-        :: reg[B] == RFEN && logN > 0 ->
-           k = 0; do :: k < logN && takN < LCAP -> takOp[takN] = logOp[k]; takN++; k++ :: k < logN && takN >= LCAP -> trunc = true; break :: else -> break od;
-           k = 1; do :: k == takSeq || k == bApplied -> k++ :: else -> break od; takSeq = k
-        :: else -> skip
-        fi;
-        k = 0; do :: k < takN -> bEnt[k] = takOp[k]; k++ :: else -> break od; bEntN = takN; bRegSeq = takSeq;
-#else
+        bRegGen = gen; bRegPrev = reg[B]; bRegA = reg[A]; bEntN = 0;
+#ifdef BUG_HANDOVER_DELETED
+        /* the log is handed over and deleted in the same step */
         if
         :: reg[B] == RFEN -> k = 0; do :: k < logN -> bEnt[k] = logOp[k]; k++ :: else -> break od; bEntN = logN
         :: else -> skip
         fi;
+#else
+        /* the hand-over of a registration it did not apply, then its log if it was fenced */
+        if
+        :: takN > 0 && !takApplied -> k = 0; do :: k < takN -> bEnt[k] = takOp[k]; k++ :: else -> break od; bEntN = takN
+        :: else -> skip
+        fi;
+        if
+        :: reg[B] == RFEN ->
+           k = 0;
+           do
+           :: k < logN && bEntN < LCAP -> bEnt[bEntN] = logOp[k]; bEntN++; k++
+           :: k < logN && bEntN >= LCAP -> trunc = true; break
+           :: else -> break
+           od
+        :: else -> skip
+        fi;
+        /* kept, handed over to this registration, until the next one says it applied it */
+        k = 0; do :: k < LCAP -> takOp[k] = bEnt[k]; k++ :: else -> break od;
+        takN = bEntN; takApplied = false;
 #endif
         k = 0; do :: k < logN -> logOp[k] = 0; k++ :: else -> break od;
-        logN = 0; reg[B] = RMEM; bRegA = reg[A];
-        bRegSinceCut = true; lcLate = false; bLostRead = false;
+        logN = 0; reg[B] = RMEM;
+        bRegSinceCut = true;
         bReg = ROK
      :: else -> bReg = RERR
      fi
@@ -561,11 +595,28 @@ inline bCheck() {
   fi
 }
 
+/* the registration's reply was acted upon: it names its hand-over as applied */
+inline bApplied() {
+  if :: takN > 0 -> takApplied = true :: else -> skip fi
+}
+
 inline bFenceNotice() {
   bHold();
-  gatePush(MARK, 0, 0); bGateHolding = true;
-  bFenceRead = true; bHears = true; bState = SFENCED;
+  gateMark();
+#ifndef BUG_NOTICE_NOT_COUNTED
+  bChange();
+#endif
+  bHears = true; bState = SFENCED;
   bCheck()
+}
+
+inline bLostNotice() {
+  bHold();
+#ifndef BUG_LOST_NOT_COUNTED
+  bChange();
+#endif
+  bLastResort(); bGateHolding = true;
+  if :: bLink -> bProbe() :: else -> skip fi
 }
 
 inline bOwnEcho(t, y) {
@@ -574,17 +625,18 @@ inline bOwnEcho(t, y) {
   if :: t == BEAT && bState == SMEMBER -> lcEchoed(y) :: else -> skip fi
 }
 
+/* link.onReady, once both connections are up */
 inline bOnReady() {
   if
-  :: bLink && bState != SMEMBER ->
-     bHears = false; bBeat();                                  /* standing.linkReady() */
-     if :: NOECHO -> bCheck() :: else -> skip fi
-#ifdef FIX_HOLD_ON_RECONNECT
-  /* a member that reconnects may have missed its fence notice: it checks before saying hello */
-  :: bLink && bState == SMEMBER -> bHold(); bHears = false
-#else
+#ifdef BUG_HELLO_ON_RECONNECT
   :: bLink && bState == SMEMBER -> bPublish(HELLO)     /* heardFromEveryoneNow(), hello */
+#else
+  /* the others may have fenced it meanwhile: it holds and checks before it says hello */
+  :: bLink && bState == SMEMBER -> bHold(); bHears = false
 #endif
+  :: bLink && bState != SMEMBER ->
+     bHears = false; bProbe();                                 /* standing.linkReady() */
+     if :: NOECHO -> bCheck() :: else -> skip fi
   :: else -> skip
   fi
 }
@@ -596,98 +648,106 @@ inline bTick() {
   :: bState != SMEMBER -> bCheck()
   :: else -> skip
   fi;
-  if :: bLink -> bBeat() :: else -> skip fi
+  if :: bLink -> bHeartbeat() :: else -> skip fi
 }
 
-/* the register reply: the rest of check(). r_n: what it comes to (below) */
-#define DONOTHING 0
-#define DORELEASE 1
-#define DORELEASEFENCED 2
-#define DOLASTRESORT 3
-#define DOCHECK 4
-#define DOPARTIAL 5      /* FIX_RECHECK_ON_NEWER_NOTICE */
+/* release(): member again */
+inline bBecomeMember() {
+  bState = SMEMBER; bReset = false; bGateHolding = false;
+#ifdef BUG_CLEAR_ON_RELEASE
+  lcDrop();                                 /* local.clear() */
+#else
+  /* local.beatEchoed(sentAt): what was changed before the registration was sent is known */
+  if :: !lcLate -> lcDrop() :: else -> skip fi;
+#endif
+  bPublish(HELLO)                           /* becameMember */
+}
+
+/* the register reply: the rest of check(). r_n: what it comes to */
+#define DONOTHING 0      /* asked again on the next heartbeat */
+#define DORELEASE 1      /* release() */
+#define DOLASTRESORT 2   /* lastResort(registered), which releases */
+#define DOUNTIL 3        /* overtaken: releaseUntil(), check() again */
 inline bOnRegistered() {
   bChecking = false;
   r_n = DONOTHING;
+  r_lost = (bGen != bRegGen); bGen = bRegGen;
+  if :: r_lost -> bMBdef = true; bMBwait = bMembersNow; bWaitOver = false :: else -> skip fi;
+  if                                                        /* peers.syncWith */
+  :: bRegA == RMEM -> bViewA = true
+  :: bRegA == RFEN || bRegA == RLOST -> bViewA = false
+  :: bRegA == RABS && !bMBdef -> bViewA = false
+  :: else -> skip
+  fi;
+  r_fenced = (bEntN > 0 || bRegPrev == RFEN);
   if
-  :: bState == SMEMBER -> skip
-  :: else ->
-     r_lost = (bGen != bRegGen); bGen = bRegGen;
-     if :: r_lost -> bMBdef = true; bMBwait = bMembersNow :: else -> skip fi;
-     if                                                        /* peers.syncWith */
-     :: bRegA == RMEM -> bViewA = true
-     :: bRegA == RFEN || bRegA == RLOST -> bViewA = false
-     :: bRegA == RABS && !bMBdef -> bViewA = false
-     :: else -> skip
-     fi;
-#ifdef FIX_CATCHUP_UNTIL_APPLIED
-     if :: bEntN > 0 -> bRegPrev = RFEN :: else -> skip fi;   /* a batch it has not applied yet: caught up as if fenced */
-#endif
-     if
-     :: bReset -> r_n = DORELEASE
-     :: !bReset && bRegPrev == RLOST -> r_n = DOLASTRESORT
-     :: !bReset && bRegPrev != RLOST && r_lost && bState == SFENCED -> r_n = DOLASTRESORT
-     :: else ->
-        if
-        :: bMBdef && bRegPrev == RFEN -> r_n = DOLASTRESORT
-        :: bMBdef && bRegPrev != RFEN ->
-           if :: bRegA == RMEM -> bMBwait = false :: else -> skip fi;
-           if :: !bMBwait -> bMBdef = false; r_n = DORELEASE :: else -> skip fi
-#ifdef FIX_RECHECK_ON_NEWER_NOTICE
-        :: !bMBdef && bRegPrev == RFEN && bFenceRead -> r_n = DOPARTIAL
-        :: !bMBdef && bRegPrev == RFEN && !bFenceRead -> bState = SFENCED; r_n = DORELEASEFENCED
+  :: bReset ->
+     /* after the last resort nothing to catch up; a reply older than a newer change is not trusted */
+     r_fenced = false;
+#ifdef BUG_RESET_TRUSTS_REPLY
+     r_n = DORELEASE
 #else
-        :: !bMBdef && bRegPrev == RFEN -> bState = SFENCED; r_n = DORELEASEFENCED
+     if :: bChanged -> r_n = DOUNTIL :: else -> r_n = DORELEASE fi
 #endif
-        :: !bMBdef && bRegPrev == RABS -> r_n = DOLASTRESORT
-        :: !bMBdef && bRegPrev == RMEM && bFenceRead -> r_n = DOCHECK
-        :: !bMBdef && bRegPrev == RMEM && !bFenceRead -> r_n = DORELEASE
+  :: !bReset && (bRegPrev == RLOST || (r_lost && bState == SFENCED) || (bRegPrev == RABS && !bMBdef)) -> r_n = DOLASTRESORT
+  :: else ->
+     if
+     :: bChanged -> r_n = DOUNTIL
+     :: !bChanged && bMBdef && r_fenced -> r_n = DOLASTRESORT
+     :: !bChanged && bMBdef && !r_fenced ->
+        if :: bRegA == RMEM -> bMBwait = false :: else -> skip fi;
+        if
+        :: !bMBwait -> bMBdef = false; r_n = DORELEASE
+        :: bMBwait && bWaitOver -> bGaveUp = true; r_n = DOLASTRESORT
+        :: else -> skip
         fi
+     :: !bChanged && !bMBdef -> r_n = DORELEASE
      fi
   fi;
-  if :: r_n == DOLASTRESORT -> bLastResort(); r_n = DORELEASE :: else -> skip fi;
-#ifdef FIX_REREGISTER_AFTER_LOST
-  /* marked lost after this registration: it must register again to be a member in the record */
-  if :: bLostRead && r_n == DORELEASE -> r_n = DOCHECK :: else -> skip fi;
-#endif
+  if :: r_n == DOLASTRESORT -> bLastResort(); r_n = DORELEASE; r_fenced = false :: else -> skip fi;
   if
-  :: r_n == DORELEASE || r_n == DORELEASEFENCED -> bGateRelease(r_n == DORELEASEFENCED)
-#ifdef FIX_RECHECK_ON_NEWER_NOTICE
-  :: r_n == DOPARTIAL -> bPartialRelease()
-#endif
-  :: r_n == DOCHECK -> skip
-  :: else -> entClear()
-  fi;
-  if
-  :: r_n == DORELEASE || r_n == DORELEASEFENCED -> bBecomeMember()
-  :: r_n == DOPARTIAL -> bState = SFENCED; bGateHolding = true; bCheck()
-  :: r_n == DOCHECK -> bCheck()
+  :: r_n == DORELEASE ->
+     if :: r_fenced -> bState = SFENCED :: else -> skip fi;
+     bGateRelease(r_fenced, false, !r_fenced); bApplied(); bBecomeMember()
+  :: r_n == DOUNTIL ->
+     if :: r_fenced -> bState = SFENCED :: else -> skip fi;
+     bGateRelease(r_fenced, true, false); bApplied(); bGateHolding = true
   :: else -> skip
-  fi
+  fi;
+  entClear();
+  bRegGen = 0; bRegPrev = 0; bRegA = 0; bMembersNow = false; bChanged = false; lcLate = false; marksOld();
+  if :: r_n == DOUNTIL -> bCheck() :: else -> skip fi
 }
 
 /* ---------- A ---------- */
 inline aOpEnd(ok) {
   printf("A: operation %d ends, ok %d\n", aOp, ok);
   if :: ok && opKind(aOp) == OLEAVE -> outSure = !opLocalJ :: else -> skip fi;
-  aOp = 0; aReq = 0; aPhase = 0; aAge = 0; aAwaitB = false; aWentOn = false; aPub = false; aRepB = false; aFound = false;
+  aOp = 0; aReq = 0; aPhase = 0; aAge = 0; aAwaitB = false; aNotCounted = false; aPub = false; aRepB = false; aFound = false;
   opLocalJ = false; opLocalL = false
 }
 inline aConfirm() {
   if :: opKind(aOp) == OJOIN && aFound -> inSure = !opLocalL :: else -> skip fi;
   aOpEnd(true)
 }
+/* peers.heardFrom(B, registered): a hello, read after what the record said when asked */
+inline aHello() {
+  aViewB = VMEM;
+  if :: aFencing -> aHelloSinceFence = true :: else -> skip fi;
+  if :: aChecking -> aHelloSinceReg = true :: else -> skip fi
+}
 
-/* ask(): x request id, y whether B is awaited */
+/* ask(): x request id (odd: asked directly), y whether B is awaited */
 inline aAsk(x, y) {
   if
   :: !aLink || aState != SMEMBER -> aOpEnd(false)
   :: else ->
      aReq = x; aAwaitB = y; aPub = false; aRepB = false; aFound = false; aAge = 0;
-     aWentOn = (aViewB == VFEN && opKind(aOp) == OLEAVE);   /* sent without counting on B */
+     /* a broadcast request names the servers A counts as fenced: it does not count on them */
+     aNotCounted = ((x) % 2 == 0 && aViewB == VFEN);
      if :: (x) % 2 == 1 -> aPhase = PDIRECT :: else -> aPhase = PWAIT fi;
      if
-     :: pubUp[A] -> toB(REQ, x, y); repAput(ACK, x, ROK)
+     :: pubUp[A] -> toB(REQ, x, aNotCounted); repAput(ACK, x, ROK)
      :: else -> repAput(ACK, x, RERR)
      fi
   fi
@@ -722,12 +782,20 @@ inline aCheckDone() {
   fi
 }
 
-/* the request is done: sendChange's callback, confirmedWithout() (r_rec: B is "fenced and missing") */
+/*
+ * The request is done: settle() (notCountedOn: B if it was not counted on and did not answer),
+ * then sendChange's callback, confirmedWithout(); the direct ask's callback calls it again with
+ * what that ask did not count on.
+ */
 inline aSettle() {
   aReq = 0;
-  r_rec = aViewB == VFEN && !aFound && aPhase != PDIRECT;   /* the direct ask's callback just answers */
-#ifdef FIX_RECORD_SKIPPED
-  r_rec = r_rec || (aWentOn && !aFound);    /* recorded for those it went on without, whatever A knows now */
+  r_rec = aNotCounted && !aRepB && !aFound;
+#ifdef BUG_COUNT_AT_END
+  /* the servers A counts as fenced when the request ends, less those that answered */
+  if :: aPhase != PDIRECT -> r_rec = (aViewB == VFEN && !aRepB && !aFound) :: else -> skip fi;
+#endif
+#ifdef BUG_DIRECT_NOT_RECORDED
+  if :: aPhase == PDIRECT -> r_rec = false :: else -> skip fi;   /* the direct ask's callback just answers */
 #endif
   if
   :: !r_rec -> aConfirm()
@@ -742,11 +810,11 @@ inline aSettle() {
   fi
 }
 
-/* requests.peerFenced(B) after markFenced(B) */
+/* requests.peerFenced(B) after markFenced(B): a removal goes on without it, a join waits */
 inline aOnFenced() {
   aViewB = VFEN;
   if
-  :: aReq != 0 && aAwaitB && !aRepB && opKind(aOp) == OLEAVE -> aAwaitB = false; aWentOn = true; aCheckDone()
+  :: aReq != 0 && aAwaitB && !aRepB && opKind(aOp) == OLEAVE -> aAwaitB = false; aNotCounted = true; aCheckDone()
   :: else -> skip
   fi
 }
@@ -789,13 +857,13 @@ inline aOnRegistered() {
   if
   :: aState != SMEMBER ->
      r_lost = (aGen != aRegGen); aGen = aRegGen;
-     if :: r_lost -> aMBdef = true; aMBwait = aMembersNow :: else -> skip fi;
-     if
-     :: aRegB == RMEM -> aViewB = VMEM
-#ifdef FIX_STALE_FENCED_REPLY
-     :: (aRegB == RFEN || aRegB == RLOST) && !aHelloSinceReg -> aViewB = VFEN
-#else
+     if :: r_lost -> aMBdef = true; aMBwait = aMembersNow; aWaitOver = false :: else -> skip fi;
+     if                                                     /* peers.syncWith(..., helloClock at check()) */
+     :: aRegB == RMEM && aViewB != VMEM -> aViewB = VMEM; if :: aFencing -> aHelloSinceFence = true :: else -> skip fi
+#ifdef BUG_STALE_FENCED
      :: aRegB == RFEN || aRegB == RLOST -> aViewB = VFEN
+#else
+     :: (aRegB == RFEN || aRegB == RLOST) && !aHelloSinceReg -> aViewB = VFEN
 #endif
      :: aRegB == RABS && !aMBdef -> aViewB = VABS
      :: else -> skip
@@ -803,11 +871,16 @@ inline aOnRegistered() {
      if
      :: aMBdef ->
         if :: aRegB == RMEM -> aMBwait = false :: else -> skip fi;
-        if :: !aMBwait -> aMBdef = false; aRelease() :: else -> skip fi
+        if
+        :: !aMBwait -> aMBdef = false; aRelease()
+        :: aMBwait && aWaitOver -> aMBdef = false; aMBwait = false; aWaitOver = false; aRelease()   /* gives up: its last resort */
+        :: else -> skip
+        fi
      :: else -> aRelease()      /* A holds no socket: its last resort is a release too */
      fi
   :: else -> skip
-  fi
+  fi;
+  aHelloSinceReg = false
 }
 inline aTick() {
   if
@@ -827,7 +900,8 @@ inline cutPub(s) {
   pubUp[s] = false; errPub[s] = true;
   if
   :: s == A -> r_n = len(repA);           /* the replies on their way are lost: errors */
-     do :: r_n > 0 -> repA?t_t, t_a, t_g; repA!t_t, t_a, RERR; r_n-- :: else -> break od; skip
+     do :: r_n > 0 -> repA?t_t, t_a, t_g; repA!t_t, t_a, RERR; r_n-- :: else -> break od;
+     if :: aReg == ROK -> aReg = RERR :: else -> skip fi
   :: else -> if :: bReg == ROK -> bReg = RERR :: else -> skip fi
   fi
 }
@@ -849,7 +923,7 @@ active proctype world() {
        :: (t_t == BEAT || t_t == HELLO || t_t == UP) && t_a == B -> bOwnEcho(t_t, t_g)
        :: t_t == HELLO && t_a == A -> bViewA = true
        :: t_t == FENCE -> bFenceNotice()
-       :: t_t == LOST -> bLostRead = true; bHold(); bLastResort(); bGateHolding = true; if :: bLink -> bBeat() :: else -> skip fi
+       :: t_t == LOST -> bLostNotice()
        :: t_t == REQ && bGateHolding -> gatePush(REQ, t_a, t_g)
        :: t_t == REQ && !bGateHolding -> bHandleRequest(t_a, t_g, true)
 #ifdef BUG_DROP_HELD
@@ -866,14 +940,14 @@ active proctype world() {
        fi }
   /* ---- B's register reply ---- */
   :: d_step { GB(bReg == RERR) -> printf("B: register failed\n"); bReg = RNONE; bChecking = false;
-       bRegGen = 0; bRegPrev = 0; bRegA = 0; bMembersNow = false; entClear(); bRegSeq = bApplied }
-  :: d_step { GB(bReg == ROK) -> printf("B: register reply: previous %d, %d entries, gen %d (knew %d)\n", bRegPrev, bEntN, bRegGen, bGen); bReg = RNONE; bOnRegistered();
-       bRegGen = 0; bRegPrev = 0; bRegA = 0; bMembersNow = false; bRegSeq = bApplied }
+       bRegGen = 0; bRegPrev = 0; bRegA = 0; bMembersNow = false; entClear(); bChanged = false; lcLate = false; marksOld() }
+  :: d_step { GB(bReg == ROK) -> printf("B: register reply: previous %d, %d entries, gen %d (knew %d), changed %d\n", bRegPrev, bEntN, bRegGen, bGen, bChanged); bReg = RNONE; bOnRegistered() }
   /* ---- B's connection events ---- */
-  :: d_step { GB(errSub[B] && !rdySub[B]) -> printf("B: subscriber connection lost (error)\n"); errSub[B] = false; subOk[B] = false; bHold();
-#ifdef FIX_RECHECK_AFTER_CUT
-       /* already holding: a fence notice may have been lost here; it must hear itself and register again */
-       if :: bState != SMEMBER -> gatePush(MARK, 0, 0); bFenceRead = true; bHears = false :: else -> skip fi;
+  :: d_step { GB(errSub[B] && !rdySub[B]) -> printf("B: subscriber connection lost (error)\n"); errSub[B] = false; subOk[B] = false;
+       bHold();
+#ifndef BUG_CUT_NOT_MARKED
+       /* standing.subscriberLost(): a fence notice sent meanwhile is lost with it */
+       gateMark(); bChange(); bHears = false;
 #endif
        skip }
   :: d_step { GB(errPub[B] && !rdyPub[B]) -> printf("B: publisher connection lost (error)\n"); errPub[B] = false; pubOk[B] = false }
@@ -885,10 +959,9 @@ active proctype world() {
   /* ---- a change of S's room on B itself (recorded at the adapter) ---- */
   :: d_step { GB(nLocal < NLOCAL && Sconn) -> printf("B: local change of S in R (was %d)\n", SinR); nLocal++; idle = 0;
        if
-       :: SinR -> SinR = false; inSure = false; opLocalL = (aOp != 0); inFlightB(BCOVER, BNOOP, 2)
-       :: else -> SinR = true; outSure = false; opLocalJ = (aOp != 0); inFlightB(BCOVER, BNOOP, 1)
+       :: SinR -> SinR = false; inSure = false; opLocalL = (aOp != 0); lcTouch(2)
+       :: else -> SinR = true; outSure = false; opLocalJ = (aOp != 0); lcTouch(1)
        fi;
-       lcTouched = true; lcInFirst = !lcOpened; lcLate = true;
        k = 1; do :: k <= NOPS -> if :: recorded[k] -> touchAfterRec[k] = true :: else -> skip fi; k++ :: else -> break od; skip }
 
   /* ---- A reads its subscriber connection ---- */
@@ -897,9 +970,9 @@ active proctype world() {
        :: t_t == REPLY && aReq == t_a && !aRepB -> aRepB = true; aFound = aFound || t_g; aCheckDone()
        :: t_t == FENCE -> aOwnEcho(); aOnFenced()           /* A's own notice, in order */
        :: t_t == LOST || t_t == BEAT -> aOwnEcho()
-       :: t_t == HELLO -> aViewB = VMEM; aHelloSinceFence = true; aHelloSinceReg = true   /* heardFrom(B, registered) */
+       :: t_t == HELLO -> aHello()
        :: t_t == UP && aViewB == VMEM && aReq != 0 && aAwaitB && !aRepB ->
-          if :: pubUp[A] -> toB(REQ, aReq, 1) :: else -> skip fi   /* peerResubscribed: sent again */
+          if :: pubUp[A] -> toB(REQ, aReq, 0) :: else -> skip fi   /* peerResubscribed: sent again (it was not excluded: awaited) */
        :: else -> skip
        fi }
   /* ---- A's command replies ---- */
@@ -911,14 +984,15 @@ active proctype world() {
        :: t_t == RECR && t_g == ROK && t_a == OUTGEN -> aHold(); aOpEnd(false)
        :: t_t == RECR && t_g == ROK && t_a == OUTABS -> aViewB = VABS; aOpEnd(true)
        :: t_t == RECR && t_g == ROK && (t_a == OUTFEN || t_a == OUTLOSTX) -> aOpEnd(true)
-       :: t_t == RECR && t_g == ROK && t_a == OUTMEM -> aViewB = VMEM; aAsk(aOp * 2 + 1, true)
-       :: t_t == FENR -> aFencing = false;
+       :: t_t == RECR && t_g == ROK && t_a == OUTMEM -> aHello(); aAsk(aOp * 2 + 1, true)   /* heardFrom(B, true), asked directly */
+       :: t_t == FENR ->
           if
           :: t_g != ROK -> skip
-#ifdef FIX_STALE_FENCED_REPLY
-          :: t_g == ROK && t_a == OUTALREADY && !aHelloSinceFence -> aOnFenced()
-#else
+#ifdef BUG_STALE_FENCED
           :: t_g == ROK && t_a == OUTALREADY -> aOnFenced()
+#else
+          /* markFenced(B, since): not if B's hello was read since the script was sent */
+          :: t_g == ROK && t_a == OUTALREADY && !aHelloSinceFence -> aOnFenced()
 #endif
           :: t_g == ROK && t_a == OUTABS -> aViewB = VABS;
              if :: aReq != 0 && aAwaitB -> aAwaitB = false; aCheckDone() :: else -> skip fi   /* peerLeft */
@@ -927,11 +1001,12 @@ active proctype world() {
           :: t_g == ROK && t_a == OUTFEN -> aOnFenced(); aNoticeDue = true
 #endif
           :: else -> skip
-          fi
+          fi;
+          aFencing = false; aHelloSinceFence = false
        :: else -> skip
        fi }
   /* ---- A's register reply ---- */
-  :: d_step { G(aReg == RERR) -> printf("A: register failed\n"); aReg = RNONE; aChecking = false;
+  :: d_step { G(aReg == RERR) -> printf("A: register failed\n"); aReg = RNONE; aChecking = false; aHelloSinceReg = false;
        aRegGen = 0; aRegB = 0; aMembersNow = false; aKnownFenced = false }
   :: d_step { G(aReg == ROK) -> printf("A: register reply, B is %d\n", aRegB); aReg = RNONE; aOnRegistered();
        aRegGen = 0; aRegB = 0; aMembersNow = false; aKnownFenced = false }
@@ -991,7 +1066,7 @@ active proctype world() {
        printf("Redis: both of B's connections cut\n"); nCut++; idle = 0; cutSub(B); cutPub(B) }
   :: d_step { G(nRestart < NRESTART) -> printf("Redis restarts empty\n"); nRestart++; idle = 0;
        reg[A] = RABS; reg[B] = RABS; gen = 0;
-       k = 0; do :: k < LCAP -> logOp[k] = 0; takOp[k] = 0; k++ :: else -> break od; logN = 0; takN = 0; takSeq = 0;
+       k = 0; do :: k < LCAP -> logOp[k] = 0; takOp[k] = 0; k++ :: else -> break od; logN = 0; takN = 0; takApplied = false;
        if :: subUp[A] -> cutSub(A) :: else -> skip fi;
        if :: pubUp[A] -> cutPub(A) :: else -> skip fi;
        if :: subUp[B] -> cutSub(B) :: else -> skip fi;
@@ -1023,9 +1098,9 @@ active proctype world() {
         /* a second passes: both heartbeats fire, in either order */
         :: d_step { printf("(idle %d) heartbeats of B then A  [B %d hears %d checking %d link %d%d]\n", idle, bState, bHears, bChecking, pubOk[B], subOk[B]); bTick(); aTick() }
         :: d_step { printf("(idle %d) heartbeats of A then B  [B %d hears %d checking %d link %d%d]\n", idle, bState, bHears, bChecking, pubOk[B], subOk[B]); aTick(); bTick() }
-        :: d_step { bMBdef && bState != SMEMBER -> printf("(idle) B gives up waiting for A\n"); bGaveUp = true; bLastResort(); entClear(); bBecomeMember() }
+        :: d_step { bMBdef && bState != SMEMBER && !bWaitOver -> printf("(idle) B's wait for A is over\n"); bWaitOver = true }
         :: d_step { aReq != 0 -> printf("(idle) A: request %d times out\n", aReq); opTimedOut[aOp] = true; aOpEnd(false) }
-        :: d_step { aMBdef && aState != SMEMBER -> printf("(idle) A gives up waiting for B\n"); aMBdef = false; aMBwait = false; aRelease() }
+        :: d_step { aMBdef && aState != SMEMBER && !aWaitOver -> printf("(idle) A's wait for B is over\n"); aWaitOver = true }
         fi
         fi
      fi
