@@ -1,4 +1,5 @@
 import type { Namespace, Socket } from 'socket.io';
+import { isOwnRoom } from './targets';
 
 /**
  * A change of room membership, as it is applied on each server. The same value crosses the wire
@@ -34,8 +35,7 @@ export function joinRooms(socket: Socket, rooms: readonly string[]): void {
 
 export function leaveRooms(socket: Socket, rooms: readonly string[]): void {
   for (const room of rooms) {
-    // A socket never leaves its own ID room through a room-to-room operation.
-    if (room !== socket.id) void socket.leave(room);
+    if (!isOwnRoom(socket.id, room)) void socket.leave(room);
   }
 }
 
@@ -79,7 +79,7 @@ export function applyLocally(nsp: Namespace, change: MembershipChange): LocalOut
       const members = localMembers(nsp, change.sourceRoom);
       for (const socket of members) {
         for (const room of [...socket.rooms]) {
-          if (room === socket.id && !change.includeSocketRooms) continue;
+          if (isOwnRoom(socket.id, room) && !change.includeSocketRooms) continue;
           if (room === change.sourceRoom && !change.includeSourceRoom) continue;
           void socket.leave(room);
         }

@@ -1,15 +1,9 @@
 import type { Namespace, Socket } from 'socket.io';
-import { callSoon } from './call-soon';
+import { callSoon } from './completion';
 import { applyLocally, joinRooms, leaveRooms, type MembershipChange } from './membership';
-import { assertNotOwnRoom, heldSocket, type SocketRef } from './targets';
+import { assertNotOwnRoom, type SocketRef } from './targets';
 import type { ClusterTransport, PeerAnswer } from './transport/transport';
 import type { LeaveAllOptions, RoomsCallback, RoomsResult } from './types';
-
-/**
- * What an operation gives back: its result when no other server is involved; otherwise a promise
- * of it, or, when it was given a callback, nothing: the callback is told, soon.
- */
-export type Outcome = RoomsResult | Promise<RoomsResult> | undefined;
 
 function notFound(askedIds: readonly string[], foundIds: readonly string[]): string[] {
   // Each socket is connected to one server at most: as many found as asked is all of them.
@@ -34,7 +28,8 @@ function withPeers(here: RoomsResult, peers: PeerAnswer, askedIds: readonly stri
 
 /**
  * The room operations. Each applies its change to this server's sockets synchronously, then asks
- * the transport to apply it on the other servers when any may be concerned.
+ * the transport to apply it on the other servers when any may be concerned, and ends by telling
+ * `done` soon (completion.ts).
  */
 export class RoomManager {
   constructor(
@@ -42,34 +37,34 @@ export class RoomManager {
     private readonly transport: ClusterTransport,
   ) {}
 
-  join(refs: readonly SocketRef[], rooms: string[], cb?: RoomsCallback): Outcome {
-    return this.changeSockets('join', refs, rooms, cb);
+  join(refs: readonly SocketRef[], rooms: string[], done: RoomsCallback): void {
+    this.changeSockets('join', refs, rooms, done);
   }
 
-  leave(refs: readonly SocketRef[], rooms: string[], cb?: RoomsCallback): Outcome {
-    return this.changeSockets('leave', refs, rooms, cb);
+  leave(refs: readonly SocketRef[], rooms: string[], done: RoomsCallback): void {
+    this.changeSockets('leave', refs, rooms, done);
   }
 
-  /** join/leave of a socket connected to this server: nobody else to ask. */
+  /** join/leave of a socket connected to this server: nobody else to ask, done at once. */
   changeHere(type: 'join' | 'leave', socket: Socket, room: string): RoomsResult {
     void (type === 'join' ? socket.join(room) : socket.leave(room));
     return { matched: 1, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 };
   }
 
-  addRoomMembersToRooms(sourceRoom: string, rooms: string[], cb?: RoomsCallback): Outcome {
-    return this.changeEverywhere({ type: 'addMembers', sourceRoom, rooms }, cb);
+  addRoomMembersToRooms(sourceRoom: string, rooms: string[], done: RoomsCallback): void {
+    this.changeEverywhere({ type: 'addMembers', sourceRoom, rooms }, done);
   }
 
-  removeRoomMembersFromRooms(sourceRoom: string, rooms: string[], cb?: RoomsCallback): Outcome {
-    return this.changeEverywhere({ type: 'removeMembers', sourceRoom, rooms }, cb);
+  removeRoomMembersFromRooms(sourceRoom: string, rooms: string[], done: RoomsCallback): void {
+    this.changeEverywhere({ type: 'removeMembers', sourceRoom, rooms }, done);
   }
 
-  leaveAll(sourceRoom: string, options: Required<LeaveAllOptions>, cb?: RoomsCallback): Outcome {
-    return this.changeEverywhere({ type: 'leaveAll', sourceRoom, ...options }, cb);
+  leaveAll(sourceRoom: string, options: Required<LeaveAllOptions>, done: RoomsCallback): void {
+    this.changeEverywhere({ type: 'leaveAll', sourceRoom, ...options }, done);
   }
 
   async roomsOf(ref: SocketRef, partial: boolean): Promise<string[] | null> {
-    const socket = this.localSocket(ref);
+    const socket = this.connectedHere(ref);
     const id = typeof ref === 'string' ? ref : ref.id;
     if (socket) return [...socket.rooms].filter((room) => room !== id);
     return this.transport.clustered ? this.transport.roomsOfRemoteSocket(id, partial) : null;
@@ -89,30 +84,20 @@ export class RoomManager {
     }
   }
 
-  /**
-   * The socket an argument names (an ID, a Socket or a socket request), if it is connected to this
-   * server; undefined for anything else, valid or not.
-   */
-  socketHere(value: unknown): Socket | undefined {
-    if (typeof value === 'string') return this.nsp.sockets.get(value);
-    const socket = heldSocket(value);
-    return socket && this.localSocket(socket);
-  }
-
   /** The socket a reference names, if it is connected to this server. */
-  private localSocket(ref: SocketRef): Socket | undefined {
+  connectedHere(ref: SocketRef): Socket | undefined {
     if (typeof ref === 'string') return this.nsp.sockets.get(ref);
     // What being in nsp.sockets means, read from the socket itself: no look-up on the hot path.
     return ref.connected && ref.nsp === this.nsp ? ref : undefined;
   }
 
-  private changeSockets(type: 'join' | 'leave', refs: readonly SocketRef[], rooms: string[], cb?: RoomsCallback): Outcome {
+  private changeSockets(type: 'join' | 'leave', refs: readonly SocketRef[], rooms: string[], done: RoomsCallback): void {
     // Check every target before changing any, so a bad call changes nothing.
     for (const ref of refs) assertNotOwnRoom(typeof ref === 'string' ? ref : ref.id, rooms, type);
     let matched = 0;
     const elsewhere: string[] = [];
     for (const ref of refs) {
-      const socket = this.localSocket(ref);
+      const socket = this.connectedHere(ref);
       if (socket) {
         matched++;
         if (type === 'join') joinRooms(socket, rooms);
@@ -122,28 +107,19 @@ export class RoomManager {
       }
     }
     const result: RoomsResult = { matched, servers: 1, notFound: elsewhere, unreachable: [], unreachableServers: 0 };
-    if (elsewhere.length === 0 || !this.transport.clustered) return result;
-    return this.whenPeersAnswer({ type, socketIds: elsewhere, rooms }, result, elsewhere, cb);
+    if (elsewhere.length === 0 || !this.transport.clustered) callSoon(done, null, result);
+    else this.whenPeersAnswer({ type, socketIds: elsewhere, rooms }, result, elsewhere, done);
   }
 
-  private changeEverywhere(change: MembershipChange, cb?: RoomsCallback): Outcome {
+  private changeEverywhere(change: MembershipChange, done: RoomsCallback): void {
     const { matched } = applyLocally(this.nsp, change);
     const result: RoomsResult = { matched, servers: 1, notFound: [], unreachable: [], unreachableServers: 0 };
-    if (!this.transport.clustered) return result;
-    return this.whenPeersAnswer(change, result, [], cb);
+    if (!this.transport.clustered) callSoon(done, null, result);
+    else this.whenPeersAnswer(change, result, [], done);
   }
 
-  /**
-   * Sends a change to the other servers; the result here and theirs goes to `cb`, or to the
-   * promise returned. Without promises when there is a callback: thousands may be in flight.
-   */
-  private whenPeersAnswer(change: MembershipChange, here: RoomsResult, askedIds: string[], cb?: RoomsCallback): Outcome {
-    if (cb) {
-      this.transport.sendChange(change, (err, peers) => callSoon(cb, err, err ? undefined : withPeers(here, peers!, askedIds)));
-      return undefined;
-    }
-    return new Promise((resolve, reject) => {
-      this.transport.sendChange(change, (err, peers) => (err ? reject(err) : resolve(withPeers(here, peers!, askedIds))));
-    });
+  /** Sends a change to the other servers; the result here and theirs goes to `done`. */
+  private whenPeersAnswer(change: MembershipChange, here: RoomsResult, askedIds: string[], done: RoomsCallback): void {
+    this.transport.sendChange(change, (err, peers) => callSoon(done, err, err ? undefined : withPeers(here, peers!, askedIds)));
   }
 }

@@ -1,5 +1,9 @@
 import type { Server } from 'socket.io';
-import type { Logger } from './deliver';
+
+export interface Logger {
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
 
 /** The parts of a Sails 1.x app this hook relies on (Sails ships no types of its own). */
 export interface SailsApp {

@@ -1,21 +1,9 @@
-import type { Socket } from 'socket.io';
-import { reject, settle, type Logger } from './deliver';
+import { doneHere, exposed, type Operation } from './completion';
 import { RoomsError, describeValue, unreadable } from './errors';
-import type { Outcome, RoomManager } from './room-manager';
-import { isRoomName, parseRoom, parseRooms, parseSocket, parseSockets } from './targets';
+import type { RoomManager } from './room-manager';
+import type { Logger } from './sails';
+import { heldSocket, isOwnRoom, isRoomName, parseRoom, parseRooms, parseSocket, parseSockets, type SocketRef } from './targets';
 import type { LeaveAllOptions, RoomsCallback, RoomsResult } from './types';
-
-type MaybeCallback = RoomsCallback | undefined;
-
-function callbackArg(value: unknown, fnName: string): MaybeCallback {
-  if (value === undefined || value === null || typeof value === 'function') {
-    return (value ?? undefined) as MaybeCallback;
-  }
-  throw new RoomsError(
-    'E_INVALID_CALLBACK',
-    `sails.sockets.${fnName}() got ${describeValue(value)} as its callback: pass a function, or nothing to get a promise.`,
-  );
-}
 
 function leaveAllOptions(value: unknown): Required<LeaveAllOptions> {
   try {
@@ -63,98 +51,60 @@ function queryOptions(value: unknown, fnName: string): boolean {
 
 /**
  * The operations installed on `sails.sockets` (callback or promise) and on `sails.hooks.rooms`:
- * each parses its arguments once, then hands over to the room manager. `sails.sockets` warns of
- * a usage error at once, as stock Sails does; the promise API leaves it to the caller.
+ * each parses its arguments once, then hands over to the room manager, which ends it
+ * (completion.ts). `sails.sockets` warns of a usage error at once, as stock Sails does; the
+ * promise API leaves it to the caller.
  */
 export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErrors }: { warnUsageErrors: boolean }) {
+  const expose = (fnName: string, operation: Operation) => exposed(fnName, operation, log, warnUsageErrors);
+
+  const leaveAnywhere = expose('leave', (socket, roomName, done) => manager.leave(parseSockets(socket, 'leave'), parseRooms(roomName, 'leave'), done));
+  const joinAnywhere = expose('join', (socket, roomName, done) => manager.join(parseSockets(socket, 'join'), parseRooms(roomName, 'join'), done));
+  const leaveAll = expose('leaveAll', (sourceRoom, options, done) => manager.leaveAll(
+    parseRoom(sourceRoom, 'leaveAll', 'sourceRoom'), leaveAllOptions(options), done,
+  ));
+  const addRoomMembersToRooms = expose('addRoomMembersToRooms', (sourceRoom, destRooms, done) => manager.addRoomMembersToRooms(
+    parseRoom(sourceRoom, 'addRoomMembersToRooms', 'sourceRoom'), parseRooms(destRooms, 'addRoomMembersToRooms', 'destRooms'), done,
+  ));
+  const removeRoomMembersFromRooms = expose('removeRoomMembersFromRooms', (sourceRoom, destRooms, done) => manager.removeRoomMembersFromRooms(
+    parseRoom(sourceRoom, 'removeRoomMembersFromRooms', 'sourceRoom'), parseRooms(destRooms, 'removeRoomMembersFromRooms', 'destRooms'), done,
+  ));
+
   /**
    * The call apps make most, once per request: one socket connected to this server and one room
-   * name. Recognised in a few checks that never throw, and applied at once; any other call, valid
-   * or not, gets undefined and goes the general way, which parses (and explains what is wrong).
+   * name (not its own). Recognised in a few checks that never throw; any other call, valid or
+   * not, gets undefined and goes the general way, which parses (and explains what is wrong).
    */
-  function changeIfHere(type: 'join' | 'leave', socket: unknown, roomName: unknown, cb: unknown): RoomsResult | undefined {
+  function fastPathSocket(socket: unknown, roomName: unknown, cb: unknown) {
     if (!isRoomName(roomName) || (cb !== undefined && typeof cb !== 'function')) return undefined;
-    let here: Socket | undefined;
     try {
-      here = manager.socketHere(socket);
+      const ref: SocketRef | undefined = typeof socket === 'string' ? socket : heldSocket(socket);
+      const here = ref === undefined ? undefined : manager.connectedHere(ref);
+      return here && !isOwnRoom(here.id, roomName) ? here : undefined;
     } catch {
       return undefined; // An unreadable argument: the general way reports it.
     }
-    return here && here.id !== roomName ? manager.changeHere(type, here, roomName) : undefined;
-  }
-
-  /** The operations, on the caller's arguments as they came: parsing throws the usage errors. */
-  const operations = {
-    leave: (socket: unknown, roomName: unknown, cb: MaybeCallback) => manager.leave(
-      parseSockets(socket, 'leave'),
-      parseRooms(roomName, 'leave'),
-      cb,
-    ),
-    join: (socket: unknown, roomName: unknown, cb: MaybeCallback) => manager.join(
-      parseSockets(socket, 'join'),
-      parseRooms(roomName, 'join'),
-      cb,
-    ),
-    leaveAll: (sourceRoom: unknown, options: unknown, cb: MaybeCallback) => manager.leaveAll(
-      parseRoom(sourceRoom, 'leaveAll', 'sourceRoom'),
-      leaveAllOptions(options),
-      cb,
-    ),
-    addRoomMembersToRooms: (sourceRoom: unknown, destRooms: unknown, cb: MaybeCallback) => manager.addRoomMembersToRooms(
-      parseRoom(sourceRoom, 'addRoomMembersToRooms', 'sourceRoom'),
-      parseRooms(destRooms, 'addRoomMembersToRooms', 'destRooms'),
-      cb,
-    ),
-    removeRoomMembersFromRooms: (sourceRoom: unknown, destRooms: unknown, cb: MaybeCallback) => manager.removeRoomMembersFromRooms(
-      parseRoom(sourceRoom, 'removeRoomMembersFromRooms', 'sourceRoom'),
-      parseRooms(destRooms, 'removeRoomMembersFromRooms', 'destRooms'),
-      cb,
-    ),
-  };
-
-  /** Runs an operation and hands its outcome over; nothing allocated per call: leave and join run per request. */
-  function call(
-    fnName: string,
-    operation: (first: unknown, second: unknown, cb: MaybeCallback) => Outcome,
-    first: unknown,
-    second: unknown,
-    cbArg: unknown,
-  ) {
-    let cb: MaybeCallback = undefined;
-    let outcome: Outcome;
-    try {
-      cb = callbackArg(cbArg, fnName);
-      outcome = operation(first, second, cb);
-    } catch (err) {
-      // An unusable callback gets nothing: the error goes to the promise.
-      return reject(err as RoomsError, cb, fnName, log, warnUsageErrors);
-    }
-    return settle(outcome, cb, fnName, log);
   }
 
   return {
-    leave(socket: unknown, roomName: unknown, cb?: unknown) {
-      const done = changeIfHere('leave', socket, roomName, cb);
-      return done ? settle(done, cb as MaybeCallback, 'leave', log) : call('leave', operations.leave, socket, roomName, cb);
+    leave(socket: unknown, roomName: unknown, cb?: unknown): Promise<RoomsResult> | undefined {
+      const here = fastPathSocket(socket, roomName, cb);
+      if (!here) return leaveAnywhere(socket, roomName, cb);
+      return doneHere(manager.changeHere('leave', here, roomName as string), cb as RoomsCallback | undefined);
     },
 
-    join(socket: unknown, roomName: unknown, cb?: unknown) {
-      const done = changeIfHere('join', socket, roomName, cb);
-      return done ? settle(done, cb as MaybeCallback, 'join', log) : call('join', operations.join, socket, roomName, cb);
+    join(socket: unknown, roomName: unknown, cb?: unknown): Promise<RoomsResult> | undefined {
+      const here = fastPathSocket(socket, roomName, cb);
+      if (!here) return joinAnywhere(socket, roomName, cb);
+      return doneHere(manager.changeHere('join', here, roomName as string), cb as RoomsCallback | undefined);
     },
 
     leaveAll(sourceRoom: unknown, options?: unknown, cb?: unknown) {
-      if (typeof options === 'function') [options, cb] = [undefined, options];
-      return call('leaveAll', operations.leaveAll, sourceRoom, options, cb);
+      return typeof options === 'function' ? leaveAll(sourceRoom, undefined, options) : leaveAll(sourceRoom, options, cb);
     },
 
-    addRoomMembersToRooms(sourceRoom: unknown, destRooms: unknown, cb?: unknown) {
-      return call('addRoomMembersToRooms', operations.addRoomMembersToRooms, sourceRoom, destRooms, cb);
-    },
-
-    removeRoomMembersFromRooms(sourceRoom: unknown, destRooms: unknown, cb?: unknown) {
-      return call('removeRoomMembersFromRooms', operations.removeRoomMembersFromRooms, sourceRoom, destRooms, cb);
-    },
+    addRoomMembersToRooms,
+    removeRoomMembersFromRooms,
 
     roomsOf(socket: unknown, options?: unknown): Promise<string[] | null> {
       try {

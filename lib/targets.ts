@@ -146,9 +146,16 @@ export function parseRoom(value: unknown, fnName: string, argName: string): stri
   }
 }
 
-/** A socket's own ID room carries messages addressed to it: it is never joined or left by name. */
+/**
+ * A socket's own ID room carries messages addressed to it: it is never joined or left by name,
+ * and room-to-room operations leave it alone (leaveAll only when asked to).
+ */
+export function isOwnRoom(socketId: string, room: string): boolean {
+  return room === socketId;
+}
+
 export function assertNotOwnRoom(socketId: string, rooms: readonly string[], fnName: string): void {
-  if (!rooms.includes(socketId)) return;
+  if (!rooms.some((room) => isOwnRoom(socketId, room))) return;
   throw new RoomsError(
     'E_INVALID_ROOM',
     `sails.sockets.${fnName}() was asked to use socket ${socketId}'s own ID room: every socket stays in the room named after its ID (it is how messages reach that socket); pass another room name.`,

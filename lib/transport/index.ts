@@ -1,6 +1,6 @@
 import type { Server } from 'socket.io';
 import type { ResolvedRoomsConfig } from '../config';
-import type { Logger } from '../deliver';
+import type { Logger } from '../sails';
 import { createMemoryTransport } from './memory';
 import { createRedisTransport } from './redis';
 import type { ClusterTransport, TransportEvents } from './transport';

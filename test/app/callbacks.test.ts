@@ -4,9 +4,10 @@
  * unhandled rejection.
  */
 import assert from 'node:assert/strict';
-import { reject, settle, type Logger } from '../../lib/deliver';
+import { callSoon, doneHere, exposed } from '../../lib/completion';
 import { RoomsError } from '../../lib/errors';
-import type { RoomsResult } from '../../lib/types';
+import type { Logger } from '../../lib/sails';
+import type { RoomsCallback, RoomsResult } from '../../lib/types';
 import { macrotaskTurns, recordCallback, recordUnhandledRejections } from '../support/async-checks';
 import { connectRaw, connectSailsIo, type TestClient } from '../support/clients';
 import { waitFor } from '../support/events';
@@ -190,7 +191,7 @@ describe('callbacks and promises of the sails.sockets room operations', () => {
   });
 });
 
-describe('settle(): how an outcome reaches the caller', () => {
+describe('completion: how an operation\'s end reaches the caller', () => {
   const result: RoomsResult = { matched: 1, servers: 2, notFound: [], unreachable: [], unreachableServers: 0 };
   let unhandled: ReturnType<typeof recordUnhandledRejections>;
 
@@ -200,9 +201,14 @@ describe('settle(): how an outcome reaches the caller', () => {
     return { warnings, errors, warn: (...args) => { warnings.push(args); }, error: (...args) => { errors.push(args); } };
   }
 
-  /** The outcome of an operation that fails later, as a cluster operation does when Redis is gone. */
-  function failsLater(err: Error): Promise<RoomsResult> {
-    return new Promise((_, fail) => { setImmediate(() => fail(err)); });
+  /** An operation that fails later, as a cluster operation does when Redis is gone, exposed as `fnName`. */
+  function failingLater(fnName: string, err: RoomsError, log: Logger) {
+    return exposed(fnName, (_first, _second, done) => { setImmediate(() => callSoon(done, err)); }, log, true);
+  }
+
+  /** An operation that succeeds once the other servers answered. */
+  function answeredLater(log: Logger) {
+    return exposed('leave', (_first, _second, done) => { setImmediate(() => callSoon(done, null, result)); }, log, true);
   }
 
   beforeEach(() => { unhandled = recordUnhandledRejections(); });
@@ -215,7 +221,7 @@ describe('settle(): how an outcome reaches the caller', () => {
     it('is logged with log.error, once, with the error, when nobody handles the promise', async () => {
       const log = fakeLogger();
       const err = new RoomsError('E_TIMEOUT', 'only 1 of 2 other servers answered');
-      settle(failsLater(err), undefined, 'leave', log);
+      failingLater('leave', err, log)(null, null);
       await waitFor(() => log.errors.length > 0, 'log.error', 2000);
       await macrotaskTurns(5);
       assert.equal(log.errors.length, 1);
@@ -227,7 +233,7 @@ describe('settle(): how an outcome reaches the caller', () => {
     it('reaches a caller who awaits the promise, and is not logged', async () => {
       const log = fakeLogger();
       const err = new RoomsError('E_UNAVAILABLE', 'Redis is gone');
-      await assert.rejects(async () => { await settle(failsLater(err), undefined, 'join', log); }, (got) => got === err);
+      await assert.rejects(async () => { await failingLater('join', err, log)(null, null); }, (got) => got === err);
       await macrotaskTurns(5);
       assert.deepEqual(log.errors, []);
     });
@@ -235,7 +241,7 @@ describe('settle(): how an outcome reaches the caller', () => {
     it('reaches a .catch() handler, and is not logged', async () => {
       const log = fakeLogger();
       const err = new RoomsError('E_UNAVAILABLE', 'Redis is gone');
-      const caught = await settle(failsLater(err), undefined, 'join', log)!.catch((reason: unknown) => reason);
+      const caught = await failingLater('join', err, log)(null, null)!.catch((reason: unknown) => reason);
       assert.equal(caught, err);
       await macrotaskTurns(5);
       assert.deepEqual(log.errors, []);
@@ -244,7 +250,7 @@ describe('settle(): how an outcome reaches the caller', () => {
     it('reaches a .then(undefined, onRejected) handler, and is not logged', async () => {
       const log = fakeLogger();
       const err = new RoomsError('E_TIMEOUT', 'late');
-      const caught = await settle(failsLater(err), undefined, 'leaveAll', log)!.then(undefined, (reason: unknown) => reason);
+      const caught = await failingLater('leaveAll', err, log)(null, null)!.then(undefined, (reason: unknown) => reason);
       assert.equal(caught, err);
       await macrotaskTurns(5);
       assert.deepEqual(log.errors, []);
@@ -253,7 +259,7 @@ describe('settle(): how an outcome reaches the caller', () => {
     it('reaches a handler attached after a few awaits in the same turn, and is not logged', async () => {
       const log = fakeLogger();
       const err = new RoomsError('E_TIMEOUT', 'late');
-      const promise = settle(Promise.reject(err), undefined, 'leave', log)!;
+      const promise = exposed('leave', (_first, _second, done) => done(err), log, false)(null, null)!;
       for (let i = 0; i < 5; i++) await Promise.resolve();
       assert.equal(await promise.catch((reason: unknown) => reason), err);
       await macrotaskTurns(5);
@@ -264,7 +270,7 @@ describe('settle(): how an outcome reaches the caller', () => {
       const log = fakeLogger();
       const err = new RoomsError('E_TIMEOUT', 'late');
       const cb = recordCallback();
-      const returned = settle(failsLater(err), cb.callback, 'leave', log);
+      const returned = failingLater('leave', err, log)(null, null, cb.callback);
       cb.returned();
       assert.equal(returned, undefined, 'with a callback there is no promise to handle');
       const [got, value] = await cb.firstCall();
@@ -278,17 +284,17 @@ describe('settle(): how an outcome reaches the caller', () => {
   });
 
   describe('a success', () => {
-    it('resolves the promise with the result, whether the operation returned it at once or as a promise', async () => {
+    it('resolves the promise with the result, whether the operation was done here at once or answered later', async () => {
       const log = fakeLogger();
-      assert.deepEqual(await settle(result, undefined, 'leave', log), result);
-      assert.deepEqual(await settle(Promise.resolve(result), undefined, 'leave', log), result);
+      assert.deepEqual(await doneHere(result, undefined), result);
+      assert.deepEqual(await answeredLater(log)(null, null), result);
       assert.deepEqual([log.warnings, log.errors], [[], []]);
     });
 
     it('calls back once, after returning, with (null, result), even when the result was ready at once', async () => {
-      for (const outcome of [result, Promise.resolve(result)]) {
+      for (const finish of [(cb: RoomsCallback) => doneHere(result, cb), (cb: RoomsCallback) => answeredLater(fakeLogger())(null, null, cb)]) {
         const cb = recordCallback();
-        settle(outcome, cb.callback, 'join', fakeLogger());
+        finish(cb.callback);
         cb.returned();
         assert.deepEqual(await cb.firstCall(), [null, result]);
         await macrotaskTurns(3);
@@ -298,13 +304,14 @@ describe('settle(): how an outcome reaches the caller', () => {
     });
   });
 
-  describe('reject(): a usage error (the operation threw before changing anything)', () => {
+  describe('a usage error (the operation threw before changing anything)', () => {
     const usageError = () => new RoomsError('E_INVALID_SOCKET', 'sails.sockets.leave() got null as its socket');
+    const throwing = (err: RoomsError, log: Logger) => exposed('leave', () => { throw err; }, log, true);
 
     it('without a callback: warns once before returning, rejects the promise, and logs no error even if unhandled', async () => {
       const log = fakeLogger();
       const err = usageError();
-      const promise = reject(err, undefined, 'leave', log);
+      const promise = throwing(err, log)(null, null)!;
       assert.equal(log.warnings.length, 1, 'warned before returning');
       assert.match(String(log.warnings[0].join(' ')), /sails\.sockets\.leave\(\).*got null/);
       assert.ok(promise instanceof Promise);
@@ -317,7 +324,7 @@ describe('settle(): how an outcome reaches the caller', () => {
       const log = fakeLogger();
       const err = usageError();
       const cb = recordCallback();
-      assert.doesNotThrow(() => reject(err, cb.callback, 'leave', log));
+      assert.doesNotThrow(() => throwing(err, log)(null, null, cb.callback));
       cb.returned();
       assert.deepEqual(await cb.firstCall(), [err]);
       await macrotaskTurns(3);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { callingBackAfter, callSoon } from '../../lib/call-soon';
+import { callingBackAfter, callSoon } from '../../lib/completion';
 import { createOutbox, MAX_BATCH } from '../../lib/transport/redis/outbox';
 import type { RoomsResult } from '../../lib/types';
 

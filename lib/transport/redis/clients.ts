@@ -1,5 +1,5 @@
 import { createClient } from 'redis';
-import type { Logger } from '../../deliver';
+import type { Logger } from '../../sails';
 
 /** A connected Redis client of either library this hook accepts. */
 export type AnyRedisClient = Record<string, any>;

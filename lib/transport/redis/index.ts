@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Server } from 'socket.io';
 import type { ResolvedRoomsConfig } from '../../config';
-import type { Logger } from '../../deliver';
+import type { Logger } from '../../sails';
 import type { ClusterTransport, TransportEvents } from '../transport';
 import { withHandledPromises } from './clients';
 import { systemClock } from './clock';

@@ -3,7 +3,7 @@
  * state, and the subscriptions made on them. Whatever it opened, it closes, on every path.
  */
 import { maskUrl, type ResolvedRoomsConfig } from '../../config';
-import type { Logger } from '../../deliver';
+import type { Logger } from '../../sails';
 import { unavailable } from './requests';
 import {
   closeClient, createClientsFromUrl, isReady, publish, removeListenerSafely, subscribe,

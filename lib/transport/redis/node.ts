@@ -9,9 +9,9 @@
  *   wire.ts, outbox.ts, routes.ts   the messages, how they are published, where sockets are
  */
 import type { Namespace } from 'socket.io';
-import { callingBackAfter } from '../../call-soon';
+import { callingBackAfter } from '../../completion';
 import type { ResolvedRoomsConfig } from '../../config';
-import type { Logger } from '../../deliver';
+import type { Logger } from '../../sails';
 import { RoomsError } from '../../errors';
 import { isRemoval, type MembershipChange } from '../../membership';
 import { LEAVE_MS, type ClusterTransport, type PeerAnswer, type TransportEvents } from '../transport';

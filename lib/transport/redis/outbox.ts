@@ -7,6 +7,8 @@
  * instead of one each.
  */
 
+import { createTickBatch } from '../../tick-batch';
+
 /** Messages per PUBLISH at most: a receiver handles one PUBLISH in one go. */
 export const MAX_BATCH = 500;
 
@@ -41,8 +43,6 @@ export interface Outbox {
 export function createOutbox(publish: Publish): Outbox {
   /** Batches waiting, in the order they were opened; a channel's last one takes its next messages. */
   let queued: Batch[] = [];
-  /** Inside sendingFrom(): its end publishes what waits, no tick is scheduled. */
-  let handling = 0;
   /** PUBLISH commands Redis has not answered yet. */
   let onTheirWay = 0;
   const answered = () => { onTheirWay--; };
@@ -71,11 +71,11 @@ export function createOutbox(publish: Publish): Outbox {
     );
   };
 
-  const flush = () => {
+  const waiting = createTickBatch(() => {
     const batches = queued;
     queued = [];
     for (const batch of batches) publishBatch(batch);
-  };
+  });
 
   /** The batch `channel` adds to: a few channels wait at a time, the last one most often. */
   const openBatchOf = (channel: string): Batch => {
@@ -97,19 +97,14 @@ export function createOutbox(publish: Publish): Outbox {
           publishBatch({ channel, messages: [message], onSent: onSent ? [onSent] : [] });
           return;
         }
-        if (handling === 0) process.nextTick(flush);
+        waiting.queued();
       }
       const batch = openBatchOf(channel);
       batch.messages.push(message);
       if (onSent) batch.onSent.push(onSent);
     },
     sendingFrom(work, arg) {
-      handling++;
-      try {
-        work(arg);
-      } finally {
-        if (--handling === 0 && queued.length > 0) flush();
-      }
+      waiting.around(work, arg);
     },
   };
 }

@@ -13,7 +13,7 @@
  * each marks the servers it knew fenced as lost. Nobody fenced in a plain full outage: nothing is lost.
  */
 import type { Namespace } from 'socket.io';
-import type { Logger } from '../../deliver';
+import type { Logger } from '../../sails';
 import { applyCatchUp, type CatchUpOutcome } from './catch-up';
 import type { Clock } from './clock';
 import type { Gate } from './gate';
