@@ -25,7 +25,7 @@ const NOTES = [
   'ours: sails-hook-rooms; stock hook: sails-hook-sockets 3 with @sailshq/socket.io-redis, as the Sails documentation sets up several servers.',
   'Servers are separate processes on one machine with their own Redis (loopback); ours and its baseline run side by side, interleaved, medians of rounds.',
   'Case 1: 500 real sockets in 20 rooms each, leaves in shuffled order, 100 per event-loop turn (callbacks called before the next turn).',
-  'Case 2: 1,000 warm-up leaves, then 7 rounds of 300, each leave followed or preceded by a raw Redis round trip in the same two processes; "applied on B" is measured in 2 more rounds, B recording each leave.',
+  'Case 2: 1,000 warm-up operations, then 7 rounds of 150 (socket, room) pairs, each pair left and joined with a callback, then left and joined awaited, each operation followed by a raw Redis round trip in the same two processes; "applied on B" is measured in 2 more rounds of 300 leaves, B recording each leave.',
   'Case 4: the room members are simulated sockets (real socket.io Socket objects registered in the namespace and its adapter, no connection): 50,000 websocket clients do not fit the time budget on two cores.',
   'Case 5: each flavor runs on 3 deployments in turn (single servers; pairs on a Redis of their own), each warmed up first: a Node process can run the same Sails code up to 20 % slower than another, for its whole life; the ratios are medians of the ratios of windows run side by side. Memory measured with 1,000 real sockets and normalized to 10k. The targets of case 5 (requests/s at least 0.9x, memory at most 1.1x) are this benchmark\'s: the issue sets none.',
 ];

@@ -1,7 +1,7 @@
 /**
  * Case 1. Local leave: a socket connected to this server leaves a room, through
- * sails.sockets.leave (ours, with a callback, and without one as Sails' pubsub calls it), raw
- * socket.leave, and sails-hook-sockets' own leave.
+ * sails.sockets.leave (ours: with a callback, without one as Sails' pubsub calls it, and awaited
+ * as apps write it), raw socket.leave, and sails-hook-sockets' own leave.
  *
  * CLIENTS real clients are connected to server A, each in ROOMS rooms; the memberships are left
  * in a shuffled order (leaves come from unrelated requests). A sample is one variant leaving a
@@ -23,7 +23,7 @@ const CHUNK = 100;
 const REPETITIONS = 20;
 const WARMUP_REPETITIONS = 2;
 
-type Variant = 'raw' | 'stock' | 'oursCallback' | 'oursNoCallback';
+type Variant = 'raw' | 'stock' | 'oursCallback' | 'oursNoCallback' | 'oursAwait';
 
 /** The same shuffle every run. */
 function shuffled<T>(items: T[]): T[] {
@@ -42,13 +42,13 @@ export const serverCommands: Commands = {
     const sockets = ids.map((id) => nsp.sockets.get(id)!);
     const pairs = shuffled(sockets.flatMap((socket) => rooms.map((room) => [socket, room] as const)));
 
-    type Leave = (from: number, to: number) => void;
+    type Leave = (from: number, to: number) => void | Promise<void>;
     const turn = () => new Promise((resolve) => setImmediate(resolve));
     let called = 0;
     const cb = () => { called++; };
     const inChunks = async (from: number, to: number, leaveChunk: Leave) => {
       for (let at = from; at < to; at += CHUNK) {
-        leaveChunk(at, Math.min(at + CHUNK, to));
+        await leaveChunk(at, Math.min(at + CHUNK, to));
         await turn();
       }
     };
@@ -66,10 +66,14 @@ export const serverCommands: Commands = {
       oursNoCallback: (from, to) => {
         for (let i = from; i < to; i++) sails.sockets.leave(pairs[i]![0], pairs[i]![1]);
       },
+      // As an action writes it: `await sails.sockets.leave(req, room)`, one after the other.
+      oursAwait: async (from, to) => {
+        for (let i = from; i < to; i++) await sails.sockets.leave(pairs[i]![0], pairs[i]![1]);
+      },
     };
 
     const names = Object.keys(variants) as Variant[];
-    const nsPerOp: Record<Variant, number[]> = { raw: [], stock: [], oursCallback: [], oursNoCallback: [] };
+    const nsPerOp: Record<Variant, number[]> = { raw: [], stock: [], oursCallback: [], oursNoCallback: [], oursAwait: [] };
     for (const socket of sockets) void nsp.adapter.addAll(socket.id, new Set(rooms));
     let sample = 0;
     for (let repetition = 0; repetition < WARMUP_REPETITIONS + REPETITIONS; repetition++) {
@@ -101,10 +105,11 @@ export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
     for (let i = 0; i < CLIENTS; i += 100) clients.push(...await Promise.all(Array.from({ length: 100 }, () => connectRaw(server.url))));
     const ids = await Promise.all(clients.map((client) => client.socketId()));
     const nsPerOp = await server.call<Record<Variant, number[]>>('localLeave', { ids });
-    const [raw, stock, oursCallback, oursNoCallback] = [nsPerOp.raw, nsPerOp.stock, nsPerOp.oursCallback, nsPerOp.oursNoCallback].map(median) as [number, number, number, number];
+    const [raw, stock, oursCallback, oursNoCallback, oursAwait] = [nsPerOp.raw, nsPerOp.stock, nsPerOp.oursCallback, nsPerOp.oursNoCallback, nsPerOp.oursAwait].map(median) as [number, number, number, number, number];
     return [
-      row('1. local leave, callback', 'ns/op', oursCallback, raw, 'raw socket.leave', { max: 1.5 }),
+      row('1. local leave, callback', 'ns/op', oursCallback, raw, 'raw socket.leave', { max: 1.25 }),
       row('1. local leave, no callback (as Sails pubsub calls it)', 'ns/op', oursNoCallback, raw, 'raw socket.leave', { max: 1.5 }),
+      row('1. local leave, awaited', 'ns/op', oursAwait, raw, 'raw socket.leave', { max: 1.5 }),
       row('1. local leave, callback', 'ns/op', oursCallback, stock, 'stock hook leave'),
     ];
   } finally {

@@ -1,10 +1,12 @@
 /**
- * Case 2. Remote confirmed leave latency: a socket connected to server B leaves a room, called on
- * server A (separate processes, one Redis).
+ * Case 2. Remote confirmed leave and join latency: a socket connected to server B leaves a room
+ * and joins it again, called on server A (separate processes, one Redis).
  *
- * - ours: sails.sockets.leave(id, room, cb) on A, until cb; one leave at a time.
- * - floor: a raw Redis round trip A → B → A over pub/sub (support/floor.ts), interleaved with
- *   ours sample by sample, in the same processes.
+ * - ours: on A, for each (socket, room) in turn: sails.sockets.leave(id, room, cb) until cb,
+ *   sails.sockets.join(id, room, cb) until cb, then the same as apps await them
+ *   (`await sails.sockets.leave(id, room)`, `await sails.sockets.join(id, room)`); one at a time.
+ * - floor: a raw Redis round trip A → B → A over pub/sub (support/floor.ts), after each of ours,
+ *   in the same processes.
  * - stock: sails-hook-sockets' leave(id, room) on A' with @sailshq/socket.io-redis, until B'
  *   really applied it (its adapter's leave-room event, on the shared clock); its callback
  *   fires at once and says nothing.
@@ -23,7 +25,10 @@ import { median, percentile } from '../support/stats';
 const CLIENTS = 20;
 const ROOMS = 190;
 const ROUNDS = 7;
+/** Leaves per round timing when B applied them. */
 const OURS_SAMPLES_PER_ROUND = 300;
+/** Pairs per round: each serves the four forms, so 600 operations a round. */
+const OURS_PAIRS_PER_ROUND = 150;
 /** Rounds of ours with B recording when each leave is applied, apart: the recording runs inside the leave. */
 const APPLIED_ROUNDS = 2;
 const STOCK_SAMPLES_PER_ROUND = 60;
@@ -32,6 +37,7 @@ const WARMUP_SAMPLES = 1000;
 const TIMEOUT_MS = 5000;
 
 type Pair = [socketId: string, room: string];
+type OpForm = 'leaveCallback' | 'joinCallback' | 'leavePromise' | 'joinPromise';
 
 let closeFloor: (() => Promise<void>) | undefined;
 let pinger: Awaited<ReturnType<typeof startPinger>> | undefined;
@@ -88,29 +94,52 @@ export const serverCommands: Commands = {
     });
   },
 
-  /** On A: confirmed leaves one at a time, each followed or preceded by a floor round trip. */
-  confirmedLeaves: async ({ sails }, { pairs }: { pairs: Pair[] }) => {
-    const leave = ([id, room]: Pair) => new Promise<{ start: number; rtt: number }>((resolve, reject) => {
+  /** On A: for each pair, its four confirmed operations one at a time, each followed by a floor round trip. */
+  confirmedOps: async ({ sails }, { pairs }: { pairs: Pair[] }) => {
+    const checked = (what: string, id: string, result: unknown) => {
+      if ((result as { matched: number }).matched !== 1) throw new Error(`${what} of ${id} matched ${JSON.stringify(result)}`);
+    };
+    const withCallback = (type: 'leave' | 'join', [id, room]: Pair) => new Promise<number>((resolve, reject) => {
       const start = now();
-      sails.sockets.leave(id, room, (err, result) => {
+      sails.sockets[type](id, room, (err, result) => {
         const rtt = now() - start;
         if (err) return reject(err);
-        if ((result as { matched: number }).matched !== 1) return reject(new Error(`leave of ${id} matched ${JSON.stringify(result)}`));
-        resolve({ start, rtt });
+        checked(type, id, result);
+        resolve(rtt);
       });
     });
-    const ours: Array<{ start: number; rtt: number }> = [];
+    const awaited = async (type: 'leave' | 'join', [id, room]: Pair) => {
+      const start = now();
+      const result = await sails.sockets[type](id, room);
+      const rtt = now() - start;
+      checked(type, id, result);
+      return rtt;
+    };
+    const samples: Record<OpForm, number[]> = { leaveCallback: [], joinCallback: [], leavePromise: [], joinPromise: [] };
     const floor: number[] = [];
-    for (let i = 0; i < pairs.length; i++) {
-      if (i % 2 === 0) {
-        ours.push(await leave(pairs[i]!));
-        floor.push(await pinger!.ping());
-      } else {
-        floor.push(await pinger!.ping());
-        ours.push(await leave(pairs[i]!));
-      }
+    const starts: number[] = [];
+    for (const pair of pairs) {
+      starts.push(now());
+      samples.leaveCallback.push(await withCallback('leave', pair));
+      floor.push(await pinger!.ping());
+      samples.joinCallback.push(await withCallback('join', pair));
+      floor.push(await pinger!.ping());
+      samples.leavePromise.push(await awaited('leave', pair));
+      floor.push(await pinger!.ping());
+      samples.joinPromise.push(await awaited('join', pair));
+      floor.push(await pinger!.ping());
     }
-    return { ours, floor };
+    return { samples, floor, starts };
+  },
+
+  /** On A: confirmed leaves one at a time, with a callback (the rounds timing when B applied them). */
+  confirmedLeaves: async ({ sails }, { pairs }: { pairs: Pair[] }) => {
+    const starts: number[] = [];
+    for (const [id, room] of pairs) {
+      starts.push(now());
+      await new Promise<void>((resolve, reject) => sails.sockets.leave(id, room, (err) => (err ? reject(err) : resolve())));
+    }
+    return starts;
   },
 
   /** On A': sails-hook-sockets' leave by ID; resolves with when it was called. */
@@ -149,39 +178,48 @@ export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
     await a.call('startFloorPinger');
     await stockB.call('recordLeaves');
 
-    await a.call('confirmedLeaves', { pairs: oursPairs.splice(0, WARMUP_SAMPLES) });
+    type Samples = { samples: Record<OpForm, number[]>; floor: number[] };
+    const confirmedOps = (pairs: Pair[]) => a.call<Samples>('confirmedOps', { pairs });
+    // Each pair serves four operations and ends where it began (in the room).
+    await confirmedOps(oursPairs.slice(0, WARMUP_SAMPLES / 4));
     const stockLeave = async (pair: Pair) => {
       const start = await stockA.call<number>('stockLeave', { pair });
       return await stockB.call<number>('leftAt', { id: pair[0], room: pair[1] }) - start;
     };
     for (const pair of stockPairs.splice(0, STOCK_SAMPLES_PER_ROUND)) await stockLeave(pair);
-    type Samples = { start: number; rtt: number };
-    const confirmedLeaves = (pairs: Pair[]) => a.call<{ ours: Samples[]; floor: number[] }>('confirmedLeaves', { pairs });
-    const rounds: Array<{ ours: number[]; floor: number[]; stockApplied: number[] }> = [];
+    const rounds: Array<Samples & { stockApplied: number[] }> = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const { ours, floor } = await confirmedLeaves(oursPairs.splice(0, OURS_SAMPLES_PER_ROUND));
+      const { samples, floor } = await confirmedOps(oursPairs.slice(round * OURS_PAIRS_PER_ROUND, (round + 1) * OURS_PAIRS_PER_ROUND));
       const stockApplied: number[] = [];
       for (const pair of stockPairs.splice(0, STOCK_SAMPLES_PER_ROUND)) stockApplied.push(await stockLeave(pair));
-      rounds.push({ ours: ours.map((s) => s.rtt), floor, stockApplied });
+      rounds.push({ samples, floor, stockApplied });
     }
     const appliedRounds: Array<{ oursApplied: number[] }> = [];
     for (let round = 0; round < APPLIED_ROUNDS; round++) {
       const batch = oursPairs.splice(0, OURS_SAMPLES_PER_ROUND);
       await b.call('recordLeaves');
-      const { ours } = await confirmedLeaves(batch);
+      const starts = await a.call<number[]>('confirmedLeaves', { pairs: batch });
       const applied = await b.call<Record<string, number>>('stopRecordingLeaves');
-      appliedRounds.push({ oursApplied: batch.map(([id, room], i) => applied[`${room}|${id}`]! - ours[i]!.start) });
+      appliedRounds.push({ oursApplied: batch.map(([id, room], i) => applied[`${room}|${id}`]! - starts[i]!) });
     }
 
-    const p50 = (pick: (r: typeof rounds[0]) => number[]) => median(rounds.map((r) => percentile(pick(r), 50)));
-    const p99 = (pick: (r: typeof rounds[0]) => number[]) => percentile(rounds.flatMap(pick), 99);
+    type Round = typeof rounds[0];
+    const p50 = (pick: (r: Round) => number[]) => median(rounds.map((r) => percentile(pick(r), 50)));
+    const p99 = (pick: (r: Round) => number[]) => percentile(rounds.flatMap(pick), 99);
     const oursAppliedP50 = median(appliedRounds.map((r) => percentile(r.oursApplied, 50)));
     const ms = 'ms';
+    const floorName = 'floor: raw Redis round trip A→B→A';
+    const forms: Array<[OpForm, string]> = [
+      ['leaveCallback', 'leave, callback'], ['joinCallback', 'join, callback'],
+      ['leavePromise', 'leave, await'], ['joinPromise', 'join, await'],
+    ];
     return [
-      row('2. remote confirmed leave p50', ms, p50((r) => r.ours), p50((r) => r.floor), 'floor: raw Redis round trip A→B→A', { max: 1.3 }),
-      row('2. remote confirmed leave p99', ms, p99((r) => r.ours), p99((r) => r.floor), 'floor: raw Redis round trip A→B→A'),
-      row('2. remote leave p50: ours confirmed vs stock applied on B', ms, p50((r) => r.ours), p50((r) => r.stockApplied), 'stock hook, until applied on B'),
-      row('2. remote leave p99: ours confirmed vs stock applied on B', ms, p99((r) => r.ours), p99((r) => r.stockApplied), 'stock hook, until applied on B'),
+      ...forms.flatMap(([form, label]) => [
+        row(`2. remote confirmed ${label}, p50`, ms, p50((r) => r.samples[form]), p50((r) => r.floor), floorName, { max: 1.15 }),
+        row(`2. remote confirmed ${label}, p99`, ms, p99((r) => r.samples[form]), p99((r) => r.floor), floorName, { max: 1.5 }),
+      ]),
+      row('2. remote leave p50: ours confirmed vs stock applied on B', ms, p50((r) => r.samples.leaveCallback), p50((r) => r.stockApplied), 'stock hook, until applied on B'),
+      row('2. remote leave p99: ours confirmed vs stock applied on B', ms, p99((r) => r.samples.leaveCallback), p99((r) => r.stockApplied), 'stock hook, until applied on B'),
       row('2. remote leave applied on B, p50', ms, oursAppliedP50, p50((r) => r.stockApplied), 'stock hook'),
     ];
   } finally {
