@@ -1,7 +1,8 @@
 /**
  * How an operation's end reaches its caller, the one path for all of them: every operation ends
- * by calling its `done` once; `done` is the caller's callback, called soon (callSoon), or settles
- * the promise handed back (exposed).
+ * by calling its `done` once, through callSoon; `done` is the caller's callback, or settles the
+ * promise handed back (exposed). Only the fast path, a socket connected here, has its result at
+ * once and hands it to doneHere, which needs no promise to watch.
  */
 import { RoomsError, describeValue } from './errors';
 import type { Logger } from './sails';
