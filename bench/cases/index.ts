@@ -4,6 +4,7 @@ import * as remoteLatency from './remote-latency';
 import * as remoteThroughput from './remote-throughput';
 import * as roomToRoom from './room-to-room';
 import * as endToEnd from './end-to-end';
+import * as scale from './scale';
 
 export const cases = [
   { name: '1. local leave', module: localLeave, timeoutMs: 30_000 },
@@ -13,4 +14,5 @@ export const cases = [
   { name: '5. end to end', module: endToEnd, timeoutMs: 200_000 },
 ];
 
-export const caseCommands = Object.assign({}, ...cases.map(({ module }) => module.serverCommands));
+// Case 6 (scale) has a script of its own, bench/scale.ts; its servers answer its commands too.
+export const caseCommands = Object.assign({}, ...cases.map(({ module }) => module.serverCommands), scale.serverCommands);

@@ -17,6 +17,7 @@ type Callback = (err?: unknown, result?: unknown) => void;
 export interface SocketsMethods {
   leave(socket: unknown, room: unknown, cb?: Callback): unknown;
   join(socket: unknown, room: unknown, cb?: Callback): unknown;
+  addRoomMembersToRooms(sourceRoom: string, destRooms: unknown, cb?: Callback): unknown;
   removeRoomMembersFromRooms(sourceRoom: string, destRooms: unknown, cb?: Callback): unknown;
 }
 

@@ -1,0 +1,215 @@
+/**
+ * `npm run scale`: case 6 of the benchmark (bench/cases/scale.ts), for N = 2, 4, 8, 16, 32
+ * servers on one Redis (`npm run scale -- 2 8` for some N only; those runs write nothing).
+ * Prints one table per N and the targets; writes bench/results/scale.json, scale.md and
+ * scale.svg (latency against N). Every process it started is stopped, whatever happens.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { startRedis, type TestRedis } from '../test/support/redis';
+import { SOCKETS, SOURCE, p50, p99, type ScaleSamples } from './cases/scale';
+import { countMessages } from './support/message-counter';
+import { round } from './support/stats';
+import { startServer, type ServerHandle } from './support/servers';
+
+const RESULTS = path.resolve(__dirname, 'results');
+const ALL_N = [2, 4, 8, 16, 32];
+const SAMPLES = 150;
+const WARMUP_SAMPLES = 100;
+const FIRST_TOUCH_SAMPLES = 60;
+const LIFT_BATCH = 4;
+const PRESENCE_WINDOW_MS = 3000;
+const CLUSTER_READY_MS = 60_000;
+/** Presence messages (wire.ts): [from, sentAt, "beat", protocol]. */
+const PRESENCE = /^\["[^"]+",\d+,"(hello|up|beat|bye)"(,\d+)?\]$/;
+const NOT_PRESENCE = /^(?!\["[^"]+",\d+,"(hello|up|beat|bye)"(,\d+)?\]$)/;
+
+const running: Array<{ stop(): Promise<void> }> = [];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function redisCpuSeconds(redis: TestRedis): Promise<number> {
+  const info = await redis.command<string>('INFO', 'cpu');
+  const read = (name: string) => Number(info.match(new RegExp(`${name}:([\\d.]+)`))?.[1] ?? NaN);
+  return read('used_cpu_sys') + read('used_cpu_user');
+}
+
+interface PerN {
+  n: number;
+  routedP50: number;
+  routedP99: number;
+  firstTouchP50: number;
+  roomToRoomP50: number;
+  /** Interleaved with our operations: the floor of the ratio. */
+  fanoutP50: number;
+  /** Alone, then with echoes that parse: what parsing costs. */
+  plainFanoutP50: number;
+  parsedFanoutP50: number;
+  messagesPerOperation: number;
+  presencePerSecond: number;
+  liftToReadySeconds: number;
+  redisCpuPercent: number;
+}
+
+async function measureN(n: number, log: (message: string) => void): Promise<PerN> {
+  const redis = await startRedis();
+  running.push(redis);
+  const servers: ServerHandle[] = [];
+  const liftTimes: number[] = [];
+  try {
+    for (let i = 0; i < n; i += LIFT_BATCH) {
+      await Promise.all(Array.from({ length: Math.min(LIFT_BATCH, n - i) }, async (_, j) => {
+        const started = Date.now();
+        const server = await startServer({ name: `s6-${i + j}`, flavor: 'ours', adapter: 'redis', redisUrl: redis.url });
+        liftTimes.push((Date.now() - started) / 1000);
+        servers[i + j] = server;
+        running.push(server);
+      }));
+    }
+    const deadline = Date.now() + CLUSTER_READY_MS;
+    while (await servers[0]!.call<number>('scaleClusterSize') < n) {
+      if (Date.now() > deadline) throw new Error(`the ${n} servers did not all answer within ${CLUSTER_READY_MS} ms`);
+      await sleep(200);
+    }
+    log(`N=${n}: lifted and ready`);
+    await Promise.all(servers.map((server, i) => server.call('simulate', { prefix: `s6-${i}-`, count: SOCKETS, rooms: [SOURCE] })));
+    // Simulated sockets are named prefix + index (test/support/simulated-sockets.ts).
+    const idsOf = servers.map((_, i) => Array.from({ length: SOCKETS }, (__, k) => `s6-${i}-${k}`));
+    const routedId = idsOf[n - 1]![0]!;
+    // Untouched sockets, spread over the other servers.
+    const untouchedIds: string[] = [];
+    for (let k = 1; untouchedIds.length < FIRST_TOUCH_SAMPLES && k < SOCKETS; k++) {
+      for (let s = 1; s < n && untouchedIds.length < FIRST_TOUCH_SAMPLES; s++) untouchedIds.push(idsOf[s]![k]!);
+    }
+
+    await Promise.all(servers.slice(1).map((server) => server.call('scaleEcho', { parse: false })));
+    await servers[0]!.call('scaleFanoutPinger', { replies: n - 1 });
+    // Freshly lifted processes run their first thousand operations slower (the JIT): warm them up.
+    await servers[0]!.call<ScaleSamples>('scaleOps', { routedId, untouchedIds: [], samples: WARMUP_SAMPLES });
+    const presence = await countMessages(redis.url, NOT_PRESENCE);
+    await sleep(PRESENCE_WINDOW_MS);
+    const presencePerSecond = presence.count / (PRESENCE_WINDOW_MS / 1000);
+    await presence.close();
+
+    const messages = await countMessages(redis.url, PRESENCE);
+    const cpuBefore = await redisCpuSeconds(redis);
+    const wallBefore = Date.now();
+    let samples: ScaleSamples;
+    try {
+      samples = await servers[0]!.call<ScaleSamples>('scaleOps', { routedId, untouchedIds, samples: SAMPLES });
+    } finally {
+      await messages.close();
+    }
+    const redisCpuPercent = 100 * (await redisCpuSeconds(redis) - cpuBefore) / ((Date.now() - wallBefore) / 1000);
+    // The floor's own messages: one PUBLISH and N−1 echoes per ping.
+    const floorMessages = samples.fanout.length * n;
+    const messagesPerOperation = (messages.count - floorMessages) / samples.operations;
+
+    // Plain and parsing echoes back to back, alone: what parsing costs the fan-out.
+    const plainFanout = await servers[0]!.call<number[]>('scaleFanout', { samples: 2 * SAMPLES });
+    await Promise.all(servers.slice(1).map((server) => server.call('scaleEcho', { parse: true })));
+    const parsedFanout = await servers[0]!.call<number[]>('scaleFanout', { samples: 2 * SAMPLES });
+    await Promise.all(servers.map((server) => server.call('scaleStopFloors')));
+    return {
+      n,
+      routedP50: p50(samples.routed),
+      routedP99: p99(samples.routed),
+      firstTouchP50: p50(samples.firstTouch),
+      roomToRoomP50: p50(samples.roomToRoom),
+      fanoutP50: p50(samples.fanout),
+      plainFanoutP50: p50(plainFanout),
+      parsedFanoutP50: p50(parsedFanout),
+      messagesPerOperation,
+      presencePerSecond,
+      liftToReadySeconds: p50(liftTimes),
+      redisCpuPercent,
+    };
+  } finally {
+    await Promise.allSettled(servers.map((server) => server.stop()));
+    await redis.stop();
+    running.splice(0);
+  }
+}
+
+function table(results: readonly PerN[]): string {
+  const header = '| N | by ID, routed p50 / p99 (ms) | first touch p50 | room to room p50 | raw fan-out p50, interleaved | room to room / fan-out | fan-out alone: plain / parsing echoes | room to room / fan-out alone | Redis messages per operation | presence messages/s | lift to ready (s) | Redis CPU |';
+  const rows = results.map((r) => `| ${r.n} | ${round(r.routedP50)} / ${round(r.routedP99)} | ${round(r.firstTouchP50)} | ${round(r.roomToRoomP50)} | ${round(r.fanoutP50)} | ${round(r.roomToRoomP50 / r.fanoutP50)} | ${round(r.plainFanoutP50)} / ${round(r.parsedFanoutP50)} | ${round(r.roomToRoomP50 / r.plainFanoutP50)} | ${round(r.messagesPerOperation)} | ${round(r.presencePerSecond)} | ${round(r.liftToReadySeconds)} | ${round(r.redisCpuPercent, 2)} % |`);
+  return [header, `|${'---|'.repeat(12)}`, ...rows].join('\n');
+}
+
+/** The targets of case 6, where the Ns they compare were measured. */
+function targets(results: readonly PerN[]): string[] {
+  const at = (n: number) => results.find((r) => r.n === n);
+  const lines: string[] = [];
+  const check = (what: string, ratio: number, max: number) => lines.push(`${what}: ${round(ratio)} (target ≤ ${max}: ${ratio <= max ? 'pass' : 'MISS'})`);
+  const [two, last] = [at(2), results.at(-1)];
+  if (two && last && last.n > 2) {
+    check(`by ID, routed p50 at ${last.n} servers / at 2`, last.routedP50 / two.routedP50, 1.2);
+    check(`first touch p50 at ${last.n} servers / routed at 2`, last.firstTouchP50 / two.routedP50, 1.5);
+  }
+  for (const r of results) check(`room to room p50 / raw fan-out p50 at ${r.n} servers`, r.roomToRoomP50 / r.fanoutP50, 1.5);
+  return lines;
+}
+
+/** Latency against N, log-log: one line per measure. */
+function chart(results: readonly PerN[], subtitle: string): string {
+  const series: Array<[string, string, (r: PerN) => number]> = [
+    ['by ID, routed', '#1565c0', (r) => r.routedP50],
+    ['by ID, first touch', '#c62828', (r) => r.firstTouchP50],
+    ['room to room', '#2e7d32', (r) => r.roomToRoomP50],
+    ['raw fan-out (floor)', '#9e9e9e', (r) => r.fanoutP50],
+  ];
+  const [width, height, left, top, plotW, plotH] = [760, 420, 70, 60, 480, 300];
+  const values = results.flatMap((r) => series.map(([, , pick]) => pick(r))).filter((v) => v > 0);
+  const [low, high] = [Math.floor(Math.log10(Math.min(...values))), Math.ceil(Math.log10(Math.max(...values)))];
+  const xs = results.map((r) => r.n);
+  const x = (n: number) => left + (Math.log2(n / xs[0]!) / Math.max(1, Math.log2(xs.at(-1)! / xs[0]!))) * plotW;
+  const y = (ms: number) => top + plotH - ((Math.log10(ms) - low) / Math.max(1, high - low)) * plotH;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    '<rect width="100%" height="100%" fill="white"/>',
+    '<text x="10" y="22" font-size="16" font-weight="bold">sails-hook-rooms, case 6: p50 latency (ms, log) against the number of servers</text>',
+    `<text x="10" y="42" fill="#555">${subtitle}</text>`,
+  ];
+  for (let power = low; power <= high; power++) {
+    parts.push(`<line x1="${left}" y1="${y(10 ** power)}" x2="${left + plotW}" y2="${y(10 ** power)}" stroke="#ddd"/>`);
+    parts.push(`<text x="${left - 6}" y="${y(10 ** power) + 4}" text-anchor="end" fill="#555">${10 ** power}</text>`);
+  }
+  for (const n of xs) parts.push(`<text x="${x(n)}" y="${top + plotH + 18}" text-anchor="middle" fill="#555">${n}</text>`);
+  series.forEach(([name, color, pick], i) => {
+    const points = results.map((r) => `${x(r.n)},${y(pick(r))}`).join(' ');
+    parts.push(`<polyline points="${points}" fill="none" stroke="${color}" stroke-width="2"/>`);
+    parts.push(`<text x="${left + plotW + 16}" y="${top + 14 + i * 18}" fill="${color}">${name}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+async function main() {
+  const selected = process.argv.slice(2).map(Number).filter((n) => n >= 2);
+  const ns = selected.length > 0 ? selected : ALL_N;
+  const started = Date.now();
+  const log = (message: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
+  const results: PerN[] = [];
+  for (const n of ns) {
+    log(`N=${n}: lifting`);
+    results.push(await measureN(n, log));
+  }
+  const output = [table(results), '', ...targets(results).map((line) => `- ${line}`)].join('\n');
+  console.log(`\n${output}\n`);
+  if (selected.length === 0) {
+    await mkdir(RESULTS, { recursive: true });
+    const date = new Date().toISOString();
+    await writeFile(path.join(RESULTS, 'scale.json'), `${JSON.stringify({ date, samples: SAMPLES, socketsPerServer: SOCKETS, results }, null, 2)}\n`);
+    await writeFile(path.join(RESULTS, 'scale.md'), `${output}\n`);
+    await writeFile(path.join(RESULTS, 'scale.svg'), chart(results, `${date.slice(0, 10)} · one Redis, N Sails servers on one 2-core machine · ${SAMPLES} samples per N`));
+    log('wrote bench/results/scale.json, scale.md and scale.svg');
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { void Promise.allSettled(running.map((p) => p.stop())).then(() => process.exit(130)); });
+}
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+}).finally(() => Promise.allSettled(running.map((p) => p.stop())));
