@@ -14,6 +14,7 @@
  *   it, which the confirmed rounds should not pay).
  * p50: median of the rounds' p50; p99: over every sample.
  */
+import { PerformanceObserver } from 'node:perf_hooks';
 import { connectRaw, type TestClient } from '../../test/support/clients';
 import { now } from '../support/clock';
 import type { BenchContext } from '../support/context';
@@ -40,6 +41,9 @@ type Pair = [socketId: string, room: string];
 type OpForm = 'leaveCallback' | 'joinCallback' | 'leavePromise' | 'joinPromise';
 
 let closeFloor: (() => Promise<void>) | undefined;
+/** Garbage collections of this process while watched: [start on the shared clock, duration]. */
+const gcPauses: Array<[number, number]> = [];
+let gcObserver: PerformanceObserver | undefined;
 let pinger: Awaited<ReturnType<typeof startPinger>> | undefined;
 /**
  * On B/B': each leave as (room, socket, when) on the shared clock. A push per leave: the recording
@@ -99,8 +103,10 @@ export const serverCommands: Commands = {
     const checked = (what: string, id: string, result: unknown) => {
       if ((result as { matched: number }).matched !== 1) throw new Error(`${what} of ${id} matched ${JSON.stringify(result)}`);
     };
+    const starts: Record<OpForm, number[]> = { leaveCallback: [], joinCallback: [], leavePromise: [], joinPromise: [] };
     const withCallback = (type: 'leave' | 'join', [id, room]: Pair) => new Promise<number>((resolve, reject) => {
       const start = now();
+      starts[`${type}Callback`].push(start);
       sails.sockets[type](id, room, (err, result) => {
         const rtt = now() - start;
         if (err) return reject(err);
@@ -110,6 +116,7 @@ export const serverCommands: Commands = {
     });
     const awaited = async (type: 'leave' | 'join', [id, room]: Pair) => {
       const start = now();
+      starts[`${type}Promise`].push(start);
       const result = await sails.sockets[type](id, room);
       const rtt = now() - start;
       checked(type, id, result);
@@ -117,9 +124,7 @@ export const serverCommands: Commands = {
     };
     const samples: Record<OpForm, number[]> = { leaveCallback: [], joinCallback: [], leavePromise: [], joinPromise: [] };
     const floor: number[] = [];
-    const starts: number[] = [];
     for (const pair of pairs) {
-      starts.push(now());
       samples.leaveCallback.push(await withCallback('leave', pair));
       floor.push(await pinger!.ping());
       samples.joinCallback.push(await withCallback('join', pair));
@@ -130,6 +135,19 @@ export const serverCommands: Commands = {
       floor.push(await pinger!.ping());
     }
     return { samples, floor, starts };
+  },
+
+  /** Records this process's garbage collections (on the shared clock) until gcWatched. */
+  gcWatch: () => {
+    gcPauses.length = 0;
+    gcObserver ??= new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) gcPauses.push([performance.timeOrigin + entry.startTime, entry.duration]);
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
+  },
+  gcWatched: () => {
+    gcObserver?.disconnect();
+    return gcPauses.splice(0);
   },
 
   /** On A: confirmed leaves one at a time, with a callback (the rounds timing when B applied them). */
@@ -178,7 +196,7 @@ export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
     await a.call('startFloorPinger');
     await stockB.call('recordLeaves');
 
-    type Samples = { samples: Record<OpForm, number[]>; floor: number[] };
+    type Samples = { samples: Record<OpForm, number[]>; floor: number[]; starts: Record<OpForm, number[]> };
     const confirmedOps = (pairs: Pair[]) => a.call<Samples>('confirmedOps', { pairs });
     // Each pair serves four operations and ends where it began (in the room).
     await confirmedOps(oursPairs.slice(0, WARMUP_SAMPLES / 4));
@@ -188,11 +206,14 @@ export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
     };
     for (const pair of stockPairs.splice(0, STOCK_SAMPLES_PER_ROUND)) await stockLeave(pair);
     const rounds: Array<Samples & { stockApplied: number[] }> = [];
+    const pauses: Array<[number, number]> = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const { samples, floor } = await confirmedOps(oursPairs.slice(round * OURS_PAIRS_PER_ROUND, (round + 1) * OURS_PAIRS_PER_ROUND));
+      await Promise.all([a.call('gcWatch'), b.call('gcWatch')]);
+      const { samples, floor, starts } = await confirmedOps(oursPairs.slice(round * OURS_PAIRS_PER_ROUND, (round + 1) * OURS_PAIRS_PER_ROUND));
+      for (const server of [a, b]) pauses.push(...await server.call<Array<[number, number]>>('gcWatched'));
       const stockApplied: number[] = [];
       for (const pair of stockPairs.splice(0, STOCK_SAMPLES_PER_ROUND)) stockApplied.push(await stockLeave(pair));
-      rounds.push({ samples, floor, stockApplied });
+      rounds.push({ samples, floor, starts, stockApplied });
     }
     const appliedRounds: Array<{ oursApplied: number[] }> = [];
     for (let round = 0; round < APPLIED_ROUNDS; round++) {
@@ -207,12 +228,17 @@ export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
     const p50 = (pick: (r: Round) => number[]) => median(rounds.map((r) => percentile(pick(r), 50)));
     const p99 = (pick: (r: Round) => number[]) => percentile(rounds.flatMap(pick), 99);
     const oursAppliedP50 = median(appliedRounds.map((r) => percentile(r.oursApplied, 50)));
-    const ms = 'ms';
-    const floorName = 'floor: raw Redis round trip A→B→A';
     const forms: Array<[OpForm, string]> = [
       ['leaveCallback', 'leave, callback'], ['joinCallback', 'join, callback'],
       ['leavePromise', 'leave, await'], ['joinPromise', 'join, await'],
     ];
+    // The slowest 1 % of ours: how many had a garbage collection on A or B while they ran.
+    const operations = rounds.flatMap((r) => forms.flatMap(([form]) => r.samples[form].map((rtt, i) => [r.starts[form][i]!, rtt] as const)));
+    const duringGc = ([start, rtt]: readonly [number, number]) => pauses.some(([at, ms]) => at < start + rtt && at + ms > start);
+    const slowest = operations.filter(([, rtt]) => rtt >= percentile(operations.map(([, t]) => t), 99));
+    const share = (ops: ReadonlyArray<readonly [number, number]>) => (100 * ops.filter(duringGc).length) / Math.max(1, ops.length);
+    const ms = 'ms';
+    const floorName = 'floor: raw Redis round trip A→B→A';
     return [
       ...forms.flatMap(([form, label]) => [
         row(`2. remote confirmed ${label}, p50`, ms, p50((r) => r.samples[form]), p50((r) => r.floor), floorName, { max: 1.15 }),
@@ -221,6 +247,7 @@ export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
       row('2. remote leave p50: ours confirmed vs stock applied on B', ms, p50((r) => r.samples.leaveCallback), p50((r) => r.stockApplied), 'stock hook, until applied on B'),
       row('2. remote leave p99: ours confirmed vs stock applied on B', ms, p99((r) => r.samples.leaveCallback), p99((r) => r.stockApplied), 'stock hook, until applied on B'),
       row('2. remote leave applied on B, p50', ms, oursAppliedP50, p50((r) => r.stockApplied), 'stock hook'),
+      row('2. share of the slowest 1 % of ours with a GC on A or B meanwhile', '%', share(slowest), share(operations), 'share of all of ours'),
     ];
   } finally {
     for (const client of clients) client.disconnect();
