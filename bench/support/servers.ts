@@ -20,8 +20,10 @@ export interface ServerHandle {
 type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string } | { ready: true; port: number };
 
 export async function startServer(spec: ServerSpec): Promise<ServerHandle> {
-  // BENCH_CPU_PROF=<dir>: each server writes a CPU profile there when it stops (to find out why).
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  // BENCH_CPU_PROF=<dir>: each server writes a CPU profile there when it stops (to find out why);
+  // BENCH_CPU_PROF_INTERVAL=<µs> samples more often than every 1000 µs.
+  const interval = process.env.BENCH_CPU_PROF_INTERVAL ? [`--cpu-prof-interval=${process.env.BENCH_CPU_PROF_INTERVAL}`] : [];
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF, ...interval] : [];
   const child: Child = startChild(process.execPath, [...profile, '--expose-gc', '--require', require.resolve('tsx/cjs'), SERVER_MAIN], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, BENCH_SERVER: JSON.stringify(spec), NODE_ENV: 'development' },
