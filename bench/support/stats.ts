@@ -19,3 +19,20 @@ export function round(value: number, digits = 3): number {
   if (!Number.isFinite(value) || value === 0) return value;
   return Number(value.toPrecision(digits));
 }
+
+/**
+ * A percentile-bootstrap interval of the median of `values` (`confidence` of 0.9: the 5th and
+ * 95th percentiles of the medians of `resamples` resamples). Seeded: the same values give the
+ * same interval.
+ */
+export function medianInterval(values: readonly number[], confidence = 0.9, resamples = 2000): [number, number] {
+  if (values.length === 0) return [NaN, NaN];
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const medians: number[] = [];
+  for (let r = 0; r < resamples; r++) {
+    medians.push(median(Array.from({ length: values.length }, () => values[Math.floor(random() * values.length)]!)));
+  }
+  const tail = ((1 - confidence) / 2) * 100;
+  return [percentile(medians, tail), percentile(medians, 100 - tail)];
+}
