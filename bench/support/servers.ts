@@ -57,8 +57,14 @@ export async function startServer(spec: ServerSpec): Promise<ServerHandle> {
     call<T>(command: string, args?: unknown) {
       const id = nextId++;
       return new Promise<T>((resolve, reject) => {
+        // A case that ran out of time may still call a server stopped since: that is its error, not the driver's crash.
+        if (!child.process.connected) return reject(new Error(`${spec.name} is stopped: cannot run ${command}`));
         pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-        child.process.send({ id, command, args });
+        child.process.send({ id, command, args }, (err) => {
+          if (!err) return;
+          pending.delete(id);
+          reject(new Error(`${spec.name}: could not send ${command}: ${err.message}`));
+        });
       });
     },
     output: () => child.output(),
