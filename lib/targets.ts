@@ -155,10 +155,13 @@ export function isOwnRoom(socketId: string, room: string): boolean {
 }
 
 export function assertNotOwnRoom(socketId: string, rooms: readonly string[], fnName: string): void {
-  let names = false;
-  for (const room of rooms) names ||= isOwnRoom(socketId, room);
-  if (!names) return;
-  throw new RoomsError(
+  for (const room of rooms) {
+    if (isOwnRoom(socketId, room)) throw ownRoomError(socketId, fnName);
+  }
+}
+
+function ownRoomError(socketId: string, fnName: string): RoomsError {
+  return new RoomsError(
     'E_INVALID_ROOM',
     `sails.sockets.${fnName}() was asked to use socket ${socketId}'s own ID room: every socket stays in the room named after its ID (it is how messages reach that socket); pass another room name.`,
   );
