@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startRedis, type TestRedis } from '../test/support/redis';
 import { SOCKETS, SOURCE, p50, p99, type ScaleSamples } from './cases/scale';
-import { countMessages } from './support/message-counter';
+import { countMessages, NOT_PRESENCE, PRESENCE } from './support/message-counter';
 import { round } from './support/stats';
 import { startServer, type ServerHandle } from './support/servers';
 
@@ -20,9 +20,6 @@ const FIRST_TOUCH_SAMPLES = 60;
 const LIFT_BATCH = 4;
 const PRESENCE_WINDOW_MS = 3000;
 const CLUSTER_READY_MS = 60_000;
-/** Presence messages (wire.ts): [from, sentAt, "beat", protocol]. */
-const PRESENCE = /^\["[^"]+",\d+,"(hello|up|beat|bye)"(,\d+)?\]$/;
-const NOT_PRESENCE = /^(?!\["[^"]+",\d+,"(hello|up|beat|bye)"(,\d+)?\]$)/;
 
 const running: Array<{ stop(): Promise<void> }> = [];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -15,7 +15,7 @@
  */
 import { sleep, now } from '../support/clock';
 import type { BenchContext } from '../support/context';
-import { countMessages } from '../support/message-counter';
+import { countMessages, PRESENCE } from '../support/message-counter';
 import { row, type CaseRow } from '../support/report';
 import type { ServerHandle } from '../support/servers';
 import type { Commands } from '../support/server-context';
@@ -29,9 +29,6 @@ const PREFIX = 'c4-';
 const TIMEOUT_MS = 30_000;
 /** Replies still on their way when the caller was told: counted too. */
 const SETTLE_MS = 100;
-// A presence message, as lib/transport/redis/wire.ts encodes it: [from, sentAt, "beat", protocol]
-// (protocol 1 had no protocol field). Heartbeats are not part of any call.
-const PRESENCE = /^\["[^"]+",\d+,"(hello|up|beat|bye)"(,\d+)?\]$/;
 
 /** On each server: when the first member left DEST, and when DEST became empty. */
 let applying: { first?: number; empty?: number; stop(): void } | undefined;

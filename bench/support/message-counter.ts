@@ -1,6 +1,14 @@
 /** Counts the pub/sub messages published on a Redis server, as a subscriber to every channel sees them. */
 import { createClient } from 'redis';
 
+/**
+ * A presence message, as lib/transport/redis/wire.ts encodes it: [from, sentAt, "beat", protocol]
+ * (protocol 1 had no protocol field). Heartbeats are not part of any operation.
+ */
+export const PRESENCE = /^\["[^"]+",\d+,"(hello|up|beat|bye)"(,\d+)?\]$/;
+/** Anything but a presence message: to count the presence messages alone. */
+export const NOT_PRESENCE = new RegExp(`^(?!${PRESENCE.source.slice(1)})`);
+
 export interface MessageCounter {
   /** Messages since the last reset, those `ignore` matches left out. */
   readonly count: number;
