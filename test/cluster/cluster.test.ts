@@ -112,20 +112,23 @@ for (const { name, adapter, channels, start } of BACKENDS) {
         assert.deepEqual(left.body, { matched: 0, servers: 3, notFound: ['no-such-socket'], unreachable: [], unreachableServers: 0 });
       });
 
-      it('sends a change to the one server known to hold the socket, and to every server once that is stale', async function () {
+      it('sends a change by ID to the server the socket\'s ID names, the first time too, and to every server once that is stale', async function () {
         // Answers made of a timeout (5 s) could not come in time.
         this.timeout(10_000);
         const client = await connectRaw(b.url);
         const socketId = await client.socketId();
+        const serverOfB = socketId.slice(0, socketId.indexOf('.'));
+        assert.ok(serverOfB.length > 0 && idOnB.startsWith(`${serverOfB}.`), `${socketId} and ${idOnB}, both on B, name B`);
+        assert.ok(!idOnC.startsWith(`${serverOfB}.`), `${idOnC}, on C, names another server`);
         let disconnected = false;
         try {
-          // The first change asks every server; B's answer tells A where the socket is.
-          assertConfirmedByHolder((await a.post('/rooms/add-socket', { socketId, roomName: 'routed' })).body);
           const watch = await watchRequests(redis.url, channels);
           try {
+            // Nothing told A where the socket is: its ID does.
+            assertConfirmedByHolder((await a.post('/rooms/add-socket', { socketId, roomName: 'routed' })).body);
             const left = await a.post('/rooms/remove-socket', { socketId, roomName: 'routed' });
             assert.deepEqual(left.body, { matched: 1, servers: 2, notFound: [], unreachable: [], unreachableServers: 0 }, 'B alone was asked, and answered');
-            // A marker on the request channel after it: once the watcher sees it, it has seen everything before.
+            // A marker on the request channel after them: once the watcher sees it, it has seen everything before.
             await a.post('/rooms/remove-socket', { socketId: 'marker', roomName: 'none' });
             await waitFor(() => watch.requests.length > 0, 'the marker request');
             assert.deepEqual(watch.requests.map((r) => r.kind), ['leave'], 'only the marker went to every server');
@@ -139,14 +142,25 @@ for (const { name, adapter, channels, start } of BACKENDS) {
             'B to see the socket gone');
           const gone = await a.post('/rooms/remove-socket', { socketId, roomName: 'routed' });
           assert.deepEqual(gone.body, { matched: 0, servers: 3, notFound: [socketId], unreachable: [], unreachableServers: 0 });
+          const madeUp = 'no-such-server.abc';
+          const unknown = await a.post('/rooms/remove-socket', { socketId: madeUp, roomName: 'routed' });
+          assert.deepEqual(unknown.body, { matched: 0, servers: 3, notFound: [madeUp], unreachable: [], unreachableServers: 0 }, 'an ID naming no server asks every server');
         } finally {
           if (!disconnected) client.disconnect();
         }
       });
 
-      it('leaves sockets on several servers in one call', async () => {
-        await a.post('/rooms/add-socket', { socketId: idOnB, roomName: 'both' });
-        await a.post('/rooms/add-socket', { socketId: idOnC, roomName: 'both' });
+      it('leaves sockets on several servers in one call, asking only those servers', async () => {
+        const watch = await watchRequests(redis.url, channels);
+        try {
+          const joined = await a.post('/rooms/add-socket', { socketId: [idOnB, idOnC], roomName: 'both' });
+          assert.deepEqual(joined.body, { matched: 2, servers: 3, notFound: [], unreachable: [], unreachableServers: 0 });
+          await a.post('/rooms/remove-socket', { socketId: 'marker', roomName: 'none' });
+          await waitFor(() => watch.requests.length > 0, 'the marker request');
+          assert.deepEqual(watch.requests.map((r) => r.kind), ['leave'], 'the join went to the inboxes of B and C, not to every server');
+        } finally {
+          await watch.close();
+        }
         const left = await a.post('/rooms/remove-socket', { socketId: [idOnB, idOnC, 'gone'], roomName: 'both' });
         assert.equal(left.body.matched, 2);
         assert.deepEqual(left.body.notFound, ['gone']);

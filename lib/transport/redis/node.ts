@@ -7,6 +7,7 @@
  *   registry.ts   the cluster's record in Redis: fencing, catch-up logs
  *   standing.ts   this server's own standing: holding, checking, catching up (gate.ts, catch-up.ts, local-changes.ts)
  *   wire.ts, outbox.ts, routes.ts   the messages, how they are published, where sockets are
+ *   socket-ids.ts                   socket IDs that name their server
  */
 import type { Namespace } from 'socket.io';
 import { callingBackAfter } from '../../completion';
@@ -19,12 +20,13 @@ import { answer } from './answer';
 import type { Clock } from './clock';
 import { Gate } from './gate';
 import { LocalChanges } from './local-changes';
-import { createOutbox } from './outbox';
+import { createOutbox, sendToEach } from './outbox';
 import { HEARTBEAT_MS, Peers } from './peers';
 import type { Registry } from './registry';
 import { PendingRequests, unavailable, type Done, type WhenFenced } from './requests';
 import { liftRefused } from './rights';
 import { SocketRoutes } from './routes';
+import { stampSocketIds } from './socket-ids';
 import { Standing } from './standing';
 import {
   encodeFence, encodeLost, encodePresence, encodeReply, encodeRequest, forEachMessage, presencePattern, PROTOCOL, sentBy,
@@ -111,6 +113,7 @@ export async function startNode({
     clock,
     send,
     broadcastChannel: requestChannel,
+    inboxOf,
     livePeers: () => peers.live(),
     fencedPeers: () => peers.fenced(),
     encodeBroadcast: (id, request, excluded) => encodeRequest(uid, id, true, config.timeout, request, clock.wallNow(), excluded),
@@ -269,6 +272,7 @@ export async function startNode({
   // fails saying which, and closes what it opened.
   let step = 'subscribe to its channels';
   let unwatch = () => {};
+  const unstamp = stampSocketIds(nsp, uid);
   try {
     await link.subscribe(requestChannel, onRequestChannel);
     await link.subscribe(inboxOf(uid), handlePublish);
@@ -280,6 +284,7 @@ export async function startNode({
     await attachAdapter(gate);
     unwatch = local.watch(nsp);
   } catch (err) {
+    unstamp();
     standing.close();
     requests.close(unavailable('sails-hook-rooms did not lift.'));
     // Registered already: the others must not wait for a server that never lifted.
@@ -328,16 +333,17 @@ export async function startNode({
     }
     const reply = config.confirm === 'cluster' || request.kind !== 'change';
     const id = nextId++;
-    const holder = only ?? (wantedIds && routes.holderOf(wantedIds));
-    const directed = holder !== undefined && peers.isMember(holder);
-    const channel = directed ? inboxOf(holder) : requestChannel;
+    // To the servers holding its sockets, if each is known and a member; else to every server.
+    const holders = only !== undefined ? [only] : wantedIds && routes.holdersOf(wantedIds);
+    const directed = holders !== undefined && holders.every((holder) => peers.isMember(holder));
+    const channels = directed ? holders.map(inboxOf) : [requestChannel];
     // Every server reads a broadcast request, fenced ones too: those this one does not count on must not apply it.
     const excluded = directed || peers.fencedCount === 0 ? undefined : peers.fenced();
     const message = encodeRequest(uid, id, reply, config.timeout, request, clock.wallNow(), excluded);
     if (!reply) {
-      return send(channel, message, (err) => done(err ? unavailable(`sails-hook-rooms could not publish to Redis: ${String(err)}`, err) : null, [], excluded));
+      return sendToEach(send, channels, message, (err) => done(err ? unavailable(`sails-hook-rooms could not publish to Redis: ${String(err)}`, err) : null, [], excluded));
     }
-    requests.start(id, request, message, channel, directed ? new Set([holder]) : peers.live(), {
+    requests.start(id, request, message, channels, directed ? new Set(holders) : peers.live(), {
       wantedIds, whenFenced: whenFencedOf(request), followsRoute: directed && only === undefined, excluded,
     }, done);
   }
@@ -442,6 +448,7 @@ export async function startNode({
       standing.close();
       heartbeat.cancel();
       unwatch();
+      unstamp();
       requests.close(unavailable('sails-hook-rooms was lowered while waiting for other servers.'));
       await link.close();
     },

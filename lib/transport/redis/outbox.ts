@@ -39,6 +39,22 @@ export interface Outbox {
   sendingFrom<T>(work: (arg: T) => void, arg: T): void;
 }
 
+/** Sends `message` on every channel of `channels`; `onAllSent` is told once: the first failure, or that all went. */
+export function sendToEach(send: Outbox['send'], channels: readonly string[], message: string, onAllSent: (err: unknown) => void): void {
+  let unsent = channels.length;
+  let failed = false;
+  for (const channel of channels) {
+    send(channel, message, (err) => {
+      if (failed) return;
+      if (err) {
+        failed = true;
+        return onAllSent(err);
+      }
+      if (--unsent === 0) onAllSent(null);
+    });
+  }
+}
+
 /** A failed PUBLISH is reported to the `onSent` of its messages only. */
 export function createOutbox(publish: Publish): Outbox {
   /** Batches waiting, in the order they were opened; a channel's last one takes its next messages. */

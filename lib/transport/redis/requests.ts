@@ -5,7 +5,7 @@
  */
 import { RoomsError } from '../../errors';
 import type { Clock, Timer } from './clock';
-import type { Sent } from './outbox';
+import { sendToEach, type Sent } from './outbox';
 import type { SocketRoutes } from './routes';
 import type { ClusterRequest, Received, SentReply } from './wire';
 
@@ -25,8 +25,10 @@ export type WhenFenced = 'goOn' | 'fail' | 'wait';
 interface PendingRequest {
   id: number;
   message: string;
-  /** Where it went: every server's request channel, or the inbox of the one server holding its sockets. */
-  channel: string;
+  /** Where it went: every server's request channel, or the inboxes of the servers holding its sockets. */
+  channels: readonly string[];
+  /** Sent to inboxes, not to every server. */
+  directed: boolean;
   /** When it fails with E_TIMEOUT (clock.now()). */
   deadline: number;
   /**
@@ -43,7 +45,7 @@ interface PendingRequest {
   wantedIds: string[] | undefined;
   missingIds: Set<string> | undefined;
   whenFenced: WhenFenced;
-  /** Sent to one server on a route: if it holds none of them, every server is asked. */
+  /** Sent to the servers routes name: if they do not hold them all, every server is asked. */
   followsRoute: boolean;
   /** What it asks, to send it again to every server (with the servers then fenced named). */
   request: ClusterRequest;
@@ -59,7 +61,7 @@ export interface RequestOptions {
   /** Join/leave by ID and socket look-ups: the IDs it names; done once all are found. */
   wantedIds?: string[];
   whenFenced: WhenFenced;
-  /** Sent to the one server a route names: if it holds none of the IDs, every server is asked. */
+  /** Sent to the servers routes name: if they do not hold all the IDs, every server is asked. */
   followsRoute?: boolean;
   /** The servers a broadcast request names as fenced (it is sent to every server; they ignore it). */
   excluded?: string[];
@@ -72,6 +74,8 @@ export interface RequestsOptions {
   send(channel: string, message: string, onSent?: Sent): void;
   /** The channel every server reads. */
   broadcastChannel: string;
+  /** The channel only `server` reads. */
+  inboxOf(server: string): string;
   /** The servers known to be up now. */
   livePeers(): Set<string>;
   /** The servers known to be fenced now. */
@@ -108,16 +112,17 @@ export class PendingRequests {
   }
 
   /**
-   * Publishes a request on `channel` and waits for every server of `awaited` to answer (for
+   * Publishes a request on `channels` and waits for every server of `awaited` to answer (for
    * requests naming socket IDs: until they are all found); `done` is told once, never before
    * start() returned.
    */
-  start(id: number, request: ClusterRequest, message: string, channel: string, awaited: Set<string>,
+  start(id: number, request: ClusterRequest, message: string, channels: readonly string[], awaited: Set<string>,
     { wantedIds, whenFenced, followsRoute = false, excluded }: RequestOptions, done: Done): void {
     const entry: PendingRequest = {
       id,
       message,
-      channel,
+      channels,
+      directed: channels[0] !== this.options.broadcastChannel,
       deadline: this.options.clock.now() + this.options.timeoutMs,
       awaited,
       published: false,
@@ -143,7 +148,7 @@ export class PendingRequests {
     entry.repliedBy.push(from);
     entry.replies.push({ from, matched: reply.matched, foundIds, names: reply.names });
     // A directed request's answer tells nothing new about where its sockets are.
-    if (entry.channel === this.options.broadcastChannel) this.options.routes.learn(from, foundIds);
+    if (!entry.directed) this.options.routes.learn(from, foundIds);
     for (const found of foundIds) entry.missingIds?.delete(found);
     this.checkDone(entry);
   }
@@ -175,7 +180,8 @@ export class PendingRequests {
   /** A server (re)subscribed: requests it may have missed meanwhile are sent again (changes are idempotent). */
   peerResubscribed(peer: string): void {
     for (const entry of this.pending.values()) {
-      if (entry.awaited.has(peer) && !entry.repliedBy.includes(peer)) this.options.send(entry.channel, entry.message);
+      if (!entry.awaited.has(peer) || entry.repliedBy.includes(peer)) continue;
+      this.options.send(entry.directed ? this.options.inboxOf(peer) : this.options.broadcastChannel, entry.message);
     }
   }
 
@@ -191,7 +197,7 @@ export class PendingRequests {
   }
 
   private publish(entry: PendingRequest): void {
-    this.options.send(entry.channel, entry.message, (err) => {
+    sendToEach(this.options.send, entry.channels, entry.message, (err) => {
       if (err) return this.settle(entry, notPublished(err));
       entry.published = true;
       this.checkDone(entry);
@@ -202,7 +208,7 @@ export class PendingRequests {
     if (entry.missingIds?.size === 0) return this.settle(entry, null);
     if (!entry.published) return;
     for (const peer of entry.awaited) if (!entry.repliedBy.includes(peer)) return;
-    if (entry.followsRoute && entry.channel !== this.options.broadcastChannel) return this.askEveryone(entry);
+    if (entry.followsRoute && entry.directed) return this.askEveryone(entry);
     this.settle(entry, null);
   }
 
@@ -211,7 +217,8 @@ export class PendingRequests {
     this.options.routes.forget(entry.missingIds!);
     const excluded = this.options.fencedPeers();
     entry.message = this.options.encodeBroadcast(entry.id, entry.request, excluded);
-    entry.channel = this.options.broadcastChannel;
+    entry.channels = [this.options.broadcastChannel];
+    entry.directed = false;
     entry.awaited = this.options.livePeers();
     entry.published = false;
     notCounting(entry, excluded);

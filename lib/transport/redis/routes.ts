@@ -1,11 +1,13 @@
 /**
- * Which server holds a socket, learned from the other servers' replies. A request about sockets
- * known to be on one server is sent to that server alone: the others (and the sender itself,
+ * Which server holds a socket: learned from the other servers' replies, or else the one its ID
+ * names (socket-ids.ts). A request about sockets known to be on one server is sent to that server
+ * alone, one about sockets on a few servers to each of them: the others (and the sender itself,
  * which receives what it broadcasts) are not woken for it.
  *
  * A route goes stale when its socket disconnects (or resumes on another server): the server it
  * names then answers that it does not hold the socket, and the request is sent to every server.
  */
+import { serverNamedBy } from './socket-ids';
 
 /** Routes kept at most; the least recently learned go first. */
 export const MAX_ROUTES = 10_000;
@@ -28,15 +30,16 @@ export class SocketRoutes {
     }
   }
 
-  /** The one server known to hold every socket of `socketIds`, if there is one. */
-  holderOf(socketIds: readonly string[]): string | undefined {
-    let holder: string | undefined;
+  /** The servers holding the sockets of `socketIds`, if each has a known one (a server once). */
+  holdersOf(socketIds: readonly string[]): string[] | undefined {
+    if (socketIds.length === 0) return undefined;
+    const holders: string[] = [];
     for (const id of socketIds) {
-      const server = this.serverOf.get(id);
-      if (server === undefined || (holder !== undefined && server !== holder)) return undefined;
-      holder = server;
+      const server = this.serverOf.get(id) ?? serverNamedBy(id);
+      if (server === undefined) return undefined;
+      if (!holders.includes(server)) holders.push(server);
     }
-    return holder;
+    return holders;
   }
 
   forget(socketIds: Iterable<string>): void {
