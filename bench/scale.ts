@@ -6,8 +6,10 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { connectRaw } from '../test/support/clients';
 import { startRedis, type TestRedis } from '../test/support/redis';
-import { SOCKETS, SOURCE, p50, p99, type ScaleSamples } from './cases/scale';
+import { measureConnectCost } from './cases/connect-cost';
+import { SOCKETS, SOURCE, p50, p99, type ByIdSamples, type RoomToRoomSamples } from './cases/scale';
 import { countMessages, NOT_PRESENCE, PRESENCE } from './support/message-counter';
 import { round } from './support/stats';
 import { startServer, type ServerHandle } from './support/servers';
@@ -22,6 +24,22 @@ const PRESENCE_WINDOW_MS = 3000;
 const CLUSTER_READY_MS = 60_000;
 
 const running: Array<{ stop(): Promise<void> }> = [];
+
+/** The ID of a socket.io client connected to `url`, which then disconnects. */
+async function connectedIdOf(url: string): Promise<string> {
+  const client = await connectRaw(url);
+  try {
+    return await client.socketId();
+  } finally {
+    client.disconnect();
+  }
+}
+
+function serverNameOf(socketId: string): string {
+  const end = socketId.indexOf('.');
+  if (end <= 0) throw new Error(`socket ID ${socketId} names no server`);
+  return socketId.slice(0, end);
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function redisCpuSeconds(redis: TestRedis): Promise<number> {
@@ -34,14 +52,20 @@ interface PerN {
   n: number;
   routedP50: number;
   routedP99: number;
+  /** Raw round trip to the last server, between routed operations. */
+  floorSameP50: number;
   firstTouchP50: number;
+  /** Raw round trip to each other server in turn, between first touches. */
+  floorRotatingP50: number;
   roomToRoomP50: number;
   /** Interleaved with our operations: the floor of the ratio. */
   fanoutP50: number;
   /** Alone, then with echoes that parse: what parsing costs. */
   plainFanoutP50: number;
   parsedFanoutP50: number;
-  messagesPerOperation: number;
+  /** Redis messages per by-ID operation (routed and first touch), and per room-to-room one. */
+  messagesById: number;
+  messagesRoomToRoom: number;
   presencePerSecond: number;
   liftToReadySeconds: number;
   redisCpuPercent: number;
@@ -68,38 +92,52 @@ async function measureN(n: number, log: (message: string) => void): Promise<PerN
       await sleep(200);
     }
     log(`N=${n}: lifted and ready`);
-    await Promise.all(servers.map((server, i) => server.call('simulate', { prefix: `s6-${i}-`, count: SOCKETS, rooms: [SOURCE] })));
-    // Simulated sockets are named prefix + index (test/support/simulated-sockets.ts).
-    const idsOf = servers.map((_, i) => Array.from({ length: SOCKETS }, (__, k) => `s6-${i}-${k}`));
+    // Simulated sockets are named prefix + index (test/support/simulated-sockets.ts); the prefix
+    // starts as the IDs of the server's connected sockets do (socket-ids.ts), read off a real one.
+    const prefixes = await Promise.all(servers.map(async (server, i) => `${serverNameOf(await connectedIdOf(server.url))}.s6-${i}-`));
+    await Promise.all(servers.map((server, i) => server.call('simulate', { prefix: prefixes[i], count: SOCKETS, rooms: [SOURCE] })));
+    const idsOf = prefixes.map((prefix) => Array.from({ length: SOCKETS }, (_, k) => `${prefix}${k}`));
     const routedId = idsOf[n - 1]![0]!;
-    // Untouched sockets, spread over the other servers.
-    const untouchedIds: string[] = [];
-    for (let k = 1; untouchedIds.length < FIRST_TOUCH_SAMPLES && k < SOCKETS; k++) {
-      for (let s = 1; s < n && untouchedIds.length < FIRST_TOUCH_SAMPLES; s++) untouchedIds.push(idsOf[s]![k]!);
+    const routedServer = servers[n - 1]!.spec.name;
+    // Untouched sockets, spread over the other servers in turn.
+    const untouched: Array<{ id: string; server: string }> = [];
+    for (let k = 1; untouched.length < FIRST_TOUCH_SAMPLES && k < SOCKETS; k++) {
+      for (let s = 1; s < n && untouched.length < FIRST_TOUCH_SAMPLES; s++) untouched.push({ id: idsOf[s]![k]!, server: servers[s]!.spec.name });
     }
 
     await Promise.all(servers.slice(1).map((server) => server.call('scaleEcho', { parse: false })));
     await servers[0]!.call('scaleFanoutPinger', { replies: n - 1 });
-    // Freshly lifted processes run their first thousand operations slower (the JIT): warm them up.
-    await servers[0]!.call<ScaleSamples>('scaleOps', { routedId, untouchedIds: [], samples: WARMUP_SAMPLES });
+    // Freshly lifted processes run their first thousand operations slower (the JIT): warm them up,
+    // every server answering by-ID requests too (about sockets left out of the first touches).
+    const warmUp = Array.from({ length: WARMUP_SAMPLES }, (_, k) => ({ id: idsOf[1 + (k % (n - 1))]![0]!, server: servers[1 + (k % (n - 1))]!.spec.name }));
+    await servers[0]!.call('scaleById', { routedId, routedServer, untouched: warmUp, samples: WARMUP_SAMPLES });
+    await servers[0]!.call('scaleRoomToRoom', { samples: WARMUP_SAMPLES });
     const presence = await countMessages(redis.url, NOT_PRESENCE);
     await sleep(PRESENCE_WINDOW_MS);
     const presencePerSecond = presence.count / (PRESENCE_WINDOW_MS / 1000);
     await presence.close();
 
-    const messages = await countMessages(redis.url, PRESENCE);
     const cpuBefore = await redisCpuSeconds(redis);
     const wallBefore = Date.now();
-    let samples: ScaleSamples;
+    const byIdMessages = await countMessages(redis.url, PRESENCE);
+    let byId: ByIdSamples;
     try {
-      samples = await servers[0]!.call<ScaleSamples>('scaleOps', { routedId, untouchedIds, samples: SAMPLES });
+      byId = await servers[0]!.call<ByIdSamples>('scaleById', { routedId, routedServer, untouched, samples: SAMPLES });
     } finally {
-      await messages.close();
+      await byIdMessages.close();
+    }
+    const roomToRoomMessages = await countMessages(redis.url, PRESENCE);
+    let roomToRoom: RoomToRoomSamples;
+    try {
+      roomToRoom = await servers[0]!.call<RoomToRoomSamples>('scaleRoomToRoom', { samples: SAMPLES });
+    } finally {
+      await roomToRoomMessages.close();
     }
     const redisCpuPercent = 100 * (await redisCpuSeconds(redis) - cpuBefore) / ((Date.now() - wallBefore) / 1000);
-    // The floor's own messages: one PUBLISH and N−1 echoes per ping.
-    const floorMessages = samples.fanout.length * n;
-    const messagesPerOperation = (messages.count - floorMessages) / samples.operations;
+    // Less the floor's own: a ping and its echo.
+    const messagesById = (byIdMessages.count - 2 * (byId.floorSame.length + byId.floorRotating.length)) / (byId.routed.length + byId.firstTouch.length);
+    // Less the floor's own: one PUBLISH and N−1 echoes per ping.
+    const messagesRoomToRoom = (roomToRoomMessages.count - roomToRoom.fanout.length * n) / roomToRoom.roomToRoom.length;
 
     // Plain and parsing echoes back to back, alone: what parsing costs the fan-out.
     const plainFanout = await servers[0]!.call<number[]>('scaleFanout', { samples: 2 * SAMPLES });
@@ -108,14 +146,17 @@ async function measureN(n: number, log: (message: string) => void): Promise<PerN
     await Promise.all(servers.map((server) => server.call('scaleStopFloors')));
     return {
       n,
-      routedP50: p50(samples.routed),
-      routedP99: p99(samples.routed),
-      firstTouchP50: p50(samples.firstTouch),
-      roomToRoomP50: p50(samples.roomToRoom),
-      fanoutP50: p50(samples.fanout),
+      routedP50: p50(byId.routed),
+      routedP99: p99(byId.routed),
+      floorSameP50: p50(byId.floorSame),
+      firstTouchP50: p50(byId.firstTouch),
+      floorRotatingP50: p50(byId.floorRotating),
+      roomToRoomP50: p50(roomToRoom.roomToRoom),
+      fanoutP50: p50(roomToRoom.fanout),
       plainFanoutP50: p50(plainFanout),
       parsedFanoutP50: p50(parsedFanout),
-      messagesPerOperation,
+      messagesById,
+      messagesRoomToRoom,
       presencePerSecond,
       liftToReadySeconds: p50(liftTimes),
       redisCpuPercent,
@@ -128,9 +169,9 @@ async function measureN(n: number, log: (message: string) => void): Promise<PerN
 }
 
 function table(results: readonly PerN[]): string {
-  const header = '| N | by ID, routed p50 / p99 (ms) | first touch p50 | room to room p50 | raw fan-out p50, interleaved | room to room / fan-out | fan-out alone: plain / parsing echoes | room to room / fan-out alone | Redis messages per operation | presence messages/s | lift to ready (s) | Redis CPU |';
-  const rows = results.map((r) => `| ${r.n} | ${round(r.routedP50)} / ${round(r.routedP99)} | ${round(r.firstTouchP50)} | ${round(r.roomToRoomP50)} | ${round(r.fanoutP50)} | ${round(r.roomToRoomP50 / r.fanoutP50)} | ${round(r.plainFanoutP50)} / ${round(r.parsedFanoutP50)} | ${round(r.roomToRoomP50 / r.plainFanoutP50)} | ${round(r.messagesPerOperation)} | ${round(r.presencePerSecond)} | ${round(r.liftToReadySeconds)} | ${round(r.redisCpuPercent, 2)} % |`);
-  return [header, `|${'---|'.repeat(12)}`, ...rows].join('\n');
+  const header = '| N | by ID, routed p50 / p99 (ms) | raw round trip, same server | first touch p50 | raw round trip, each server in turn | room to room p50 | raw fan-out p50, interleaved | room to room / fan-out | fan-out alone: plain / parsing echoes | room to room / fan-out alone | Redis messages per operation: by ID / room to room | presence messages/s | lift to ready (s) | Redis CPU |';
+  const rows = results.map((r) => `| ${r.n} | ${round(r.routedP50)} / ${round(r.routedP99)} | ${round(r.floorSameP50)} | ${round(r.firstTouchP50)} | ${round(r.floorRotatingP50)} | ${round(r.roomToRoomP50)} | ${round(r.fanoutP50)} | ${round(r.roomToRoomP50 / r.fanoutP50)} | ${round(r.plainFanoutP50)} / ${round(r.parsedFanoutP50)} | ${round(r.roomToRoomP50 / r.plainFanoutP50)} | ${round(r.messagesById)} / ${round(r.messagesRoomToRoom)} | ${round(r.presencePerSecond)} | ${round(r.liftToReadySeconds)} | ${round(r.redisCpuPercent, 2)} % |`);
+  return [header, `|${'---|'.repeat(14)}`, ...rows].join('\n');
 }
 
 /** The targets of case 6, where the Ns they compare were measured. */
@@ -142,6 +183,11 @@ function targets(results: readonly PerN[]): string[] {
   if (two && last && last.n > 2) {
     check(`by ID, routed p50 at ${last.n} servers / at 2`, last.routedP50 / two.routedP50, 1.2);
     check(`first touch p50 at ${last.n} servers / routed at 2`, last.firstTouchP50 / two.routedP50, 1.5);
+  }
+  // Not targets: where the rest goes (a server woken after the others ran, on 2 cores).
+  for (const r of results) {
+    lines.push(`at ${r.n} servers: routed / raw round trip to the same server ${round(r.routedP50 / r.floorSameP50)}, `
+      + `first touch / raw round trip to each server in turn ${round(r.firstTouchP50 / r.floorRotatingP50)}`);
   }
   for (const r of results) check(`room to room p50 / raw fan-out p50 at ${r.n} servers`, r.roomToRoomP50 / r.fanoutP50, 1.5);
   return lines;
@@ -191,12 +237,14 @@ async function main() {
     log(`N=${n}: lifting`);
     results.push(await measureN(n, log));
   }
-  const output = [table(results), '', ...targets(results).map((line) => `- ${line}`)].join('\n');
+  log('connect cost of socket IDs that name their server');
+  const connectCost = await measureConnectCost();
+  const output = [table(results), '', ...targets(results).map((line) => `- ${line}`), '', connectCost.summary].join('\n');
   console.log(`\n${output}\n`);
   if (selected.length === 0) {
     await mkdir(RESULTS, { recursive: true });
     const date = new Date().toISOString();
-    await writeFile(path.join(RESULTS, 'scale.json'), `${JSON.stringify({ date, samples: SAMPLES, socketsPerServer: SOCKETS, results }, null, 2)}\n`);
+    await writeFile(path.join(RESULTS, 'scale.json'), `${JSON.stringify({ date, samples: SAMPLES, socketsPerServer: SOCKETS, results, connectCost: connectCost.rounds }, null, 2)}\n`);
     await writeFile(path.join(RESULTS, 'scale.md'), `${output}\n`);
     await writeFile(path.join(RESULTS, 'scale.svg'), chart(results, `${date.slice(0, 10)} · one Redis, N Sails servers on one 2-core machine · ${SAMPLES} samples per N`));
     log('wrote bench/results/scale.json, scale.md and scale.svg');

@@ -3,7 +3,7 @@
  * N servers with sails-hook-rooms, each holding SOCKETS simulated sockets in room SOURCE. From
  * server 0, one operation at a time:
  * - routed: a by-ID leave, then join, of a socket on the last server, whose route server 0 knows;
- * - first touch: a by-ID leave of a socket server 0 never named before (it asks every server);
+ * - first touch: a by-ID leave of a socket server 0 never named before (its ID names its server);
  * - room to room: addRoomMembersToRooms / removeRoomMembersFromRooms of SOURCE's members (every
  *   server answers);
  * - floors: a raw fan-out round trip (one PUBLISH, the N−1 other servers echo it, until every
@@ -26,19 +26,39 @@ let fanout: Awaited<ReturnType<typeof startPinger>> | undefined;
 
 type Result = { matched: number; servers: number };
 
-export interface ScaleSamples {
+export interface ByIdSamples {
   routed: number[];
   firstTouch: number[];
+  /** Raw round trips to the last server, between routed operations; to each server in turn, between first touches. */
+  floorSame: number[];
+  floorRotating: number[];
+}
+
+export interface RoomToRoomSamples {
   roomToRoom: number[];
   fanout: number[];
-  /** Operations of ours timed, for the messages per operation. */
-  operations: number;
 }
+
+/** The latency (ms) of one operation, which `check` says did what it should. */
+function timed(run: (cb: (err?: unknown, result?: unknown) => void) => void, check: (result: Result) => boolean, what: string) {
+  return new Promise<number>((resolve, reject) => {
+    const start = now();
+    run((err, result) => {
+      const rtt = now() - start;
+      if (err) return reject(err);
+      if (!check(result as Result)) return reject(new Error(`${what}: ${JSON.stringify(result)}`));
+      resolve(rtt);
+    });
+  });
+}
+
+const one = (result: Result) => result.matched === 1;
+const all = (result: Result) => result.matched > 0;
 
 export const serverCommands: Commands = {
   scaleEcho: async ({ spec }, { parse }: { parse: boolean }) => {
     await closeEcho?.();
-    closeEcho = await startEcho(spec.redisUrl!, { parse });
+    closeEcho = await startEcho(spec.redisUrl!, { parse, name: spec.name });
   },
   scaleFanoutPinger: async ({ spec }, { replies }: { replies: number }) => {
     await fanout?.close();
@@ -55,37 +75,42 @@ export const serverCommands: Commands = {
     sails.sockets.removeRoomMembersFromRooms('s6-nobody', ['s6-nowhere'], (err, result) => (err ? reject(err) : resolve((result as Result).servers)));
   }),
 
-  /** On server 0: the timed operations, one at a time, each kind followed by a floor round trip. */
-  scaleOps: async ({ sails }, { routedId, untouchedIds, samples }: { routedId: string; untouchedIds: string[]; samples: number }) => {
-    const timed = (run: (cb: (err?: unknown, result?: unknown) => void) => void, check: (result: Result) => boolean, what: string) =>
-      new Promise<number>((resolve, reject) => {
-        const start = now();
-        run((err, result) => {
-          const rtt = now() - start;
-          if (err) return reject(err);
-          if (!check(result as Result)) return reject(new Error(`${what}: ${JSON.stringify(result)}`));
-          resolve(rtt);
-        });
-      });
-    const one = (result: Result) => result.matched === 1;
-    const all = (result: Result) => result.matched > 0;
-    const out: ScaleSamples = { routed: [], firstTouch: [], roomToRoom: [], fanout: [], operations: 0 };
-    // The route to routedId is learnt here, untimed.
+  /**
+   * On server 0, by ID, one at a time: routed leaves and joins, then first touches. On their own:
+   * only two servers take part, and they should not pay for the tail of a fan-out that woke every
+   * server just before.
+   */
+  scaleById: async ({ sails }, { routedId, routedServer, untouched, samples }: {
+    routedId: string; routedServer: string; untouched: Array<{ id: string; server: string }>; samples: number;
+  }) => {
+    const out: ByIdSamples = { routed: [], firstTouch: [], floorSame: [], floorRotating: [] };
+    // The first operation on routedId is left out of the samples, as in the other cases.
     await timed((cb) => sails.sockets.leave(routedId, SOURCE, cb), one, 'first leave');
     await timed((cb) => sails.sockets.join(routedId, SOURCE, cb), one, 'first join');
     for (let i = 0; i < samples; i++) {
       out.routed.push(await timed((cb) => sails.sockets.leave(routedId, SOURCE, cb), one, 'routed leave'));
       out.routed.push(await timed((cb) => sails.sockets.join(routedId, SOURCE, cb), one, 'routed join'));
+      out.floorSame.push(await fanout!.ping(routedServer));
+    }
+    // Each first touch wakes a server that has been idle while the others were touched; so does
+    // each raw round trip here, to the server half a turn away.
+    const turn = [...new Set(untouched.map((socket) => socket.server))];
+    for (let i = 0; i < untouched.length; i++) {
+      const { id } = untouched[i]!;
+      out.firstTouch.push(await timed((cb) => sails.sockets.leave(id, SOURCE, cb), one, `first touch of ${id}`));
+      out.floorRotating.push(await fanout!.ping(turn[(i + Math.ceil(turn.length / 2)) % turn.length]!));
+    }
+    return out;
+  },
+
+  /** On server 0, room to room, one at a time, each add and remove between two raw fan-outs. */
+  scaleRoomToRoom: async ({ sails }, { samples }: { samples: number }) => {
+    const out: RoomToRoomSamples = { roomToRoom: [], fanout: [] };
+    for (let i = 0; i < samples; i++) {
       out.fanout.push(await fanout!.ping());
       out.roomToRoom.push(await timed((cb) => sails.sockets.addRoomMembersToRooms(SOURCE, [DEST], cb), all, 'add'));
       out.roomToRoom.push(await timed((cb) => sails.sockets.removeRoomMembersFromRooms(SOURCE, [DEST], cb), all, 'remove'));
       out.fanout.push(await fanout!.ping());
-      out.operations += 4;
-    }
-    for (const id of untouchedIds) {
-      out.firstTouch.push(await timed((cb) => sails.sockets.leave(id, SOURCE, cb), one, `first touch of ${id}`));
-      out.fanout.push(await fanout!.ping());
-      out.operations += 1;
     }
     return out;
   },

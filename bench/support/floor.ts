@@ -2,7 +2,7 @@
  * The physical floor of a confirmed remote operation: a Redis round trip A → B → A over pub/sub,
  * between the same two server processes, with the clients sails-hook-rooms itself creates
  * (same library, same options). B echoes every ping on the pong channel; with several echoes
- * it is a fan-out round trip.
+ * it is a fan-out round trip. An echo given a name also answers the pings sent to it alone.
  */
 import { now } from './clock';
 
@@ -25,37 +25,42 @@ async function connectedPair(url: string): Promise<{ pub: Client; sub: Client }>
  * On B: answers every ping. With `parse`, as a server handles a request: the message is parsed
  * and encoded again before it is sent back (a ping carries a message of a request's size).
  */
-export async function startEcho(url: string, { parse = false }: { parse?: boolean } = {}): Promise<() => Promise<void>> {
+export async function startEcho(url: string, { parse = false, name }: { parse?: boolean; name?: string } = {}): Promise<() => Promise<void>> {
   const { pub, sub } = await connectedPair(url);
-  await sub.subscribe(PING, parse
-    ? (message) => { void pub.publish(PONG, JSON.stringify(JSON.parse(message))); }
-    : (message) => { void pub.publish(PONG, message); });
+  const echo = parse
+    ? (message: string) => { void pub.publish(PONG, JSON.stringify(JSON.parse(message))); }
+    : (message: string) => { void pub.publish(PONG, message); };
+  await sub.subscribe(PING, echo);
+  if (name !== undefined) await sub.subscribe(`${PING}#${name}`, echo);
   return async () => { await Promise.all([pub.close(), sub.close()]); };
 }
 
 /** A ping the size of a by-ID request (wire.ts), unique by its sequence number. */
 function pingMessage(sequence: number): string {
-  return `["00000000-0000-4000-8000-000000000000",${Date.now()},"q",${sequence},1,5000,"leave",["Ab3dEf6hIj9lMn2pQr5t"],["room-1"]]`;
+  return `["Xy3dEf6hIj9lMn2p",${Date.now()},"q",${sequence},1,5000,"leave",["Kq7sUv0xYz4bCd8f.Ab3dEf6hIj9lMn2pQr5t"],["room-1"]]`;
 }
 
-/** On A: `ping()` resolves with the round-trip time in ms, once `replies` echoes answered (a fan-out when more than one). */
-export async function startPinger(url: string, replies = 1): Promise<{ ping(): Promise<number>; close(): Promise<void> }> {
+/**
+ * On A: `ping()` resolves with the round-trip time in ms, once `replies` echoes answered (a
+ * fan-out when more than one); `ping(name)`, once the echo of that name answered.
+ */
+export async function startPinger(url: string, replies = 1): Promise<{ ping(echo?: string): Promise<number>; close(): Promise<void> }> {
   const { pub, sub } = await connectedPair(url);
   const waiting = new Map<string, () => void>();
   await sub.subscribe(PONG, (message) => { waiting.get(message)?.(); });
   let sequence = 0;
   return {
-    ping() {
+    ping(echo) {
       const key = pingMessage(++sequence);
       const start = now();
-      let missing = replies;
+      let missing = echo === undefined ? replies : 1;
       return new Promise<number>((resolve) => {
         waiting.set(key, () => {
           if (--missing > 0) return;
           waiting.delete(key);
           resolve(now() - start);
         });
-        void pub.publish(PING, key);
+        void pub.publish(echo === undefined ? PING : `${PING}#${echo}`, key);
       });
     },
     close: async () => { await Promise.all([pub.close(), sub.close()]); },
