@@ -146,7 +146,10 @@ async function startSimulation() {
   const killed = { c: false };
 
   for (const [part, rooms] of Object.entries(SOCKETS) as Array<[Part, readonly string[]]>) {
-    const [id] = addSimulatedSockets(b.nsp, Socket.prototype, `${part}-`, 1, rooms);
+    // Some IDs name B, as B's own sockets' IDs do (socket-ids.ts): requests about them go to B's
+    // inbox alone; the others go to every server, until a reply teaches where they are.
+    const named = part === 'left' || part === 'joined';
+    const [id] = addSimulatedSockets(b.nsp, Socket.prototype, named ? `b.${part}-` : `${part}-`, 1, rooms);
     ids.set(part, id!);
     partOf.set(id!, part);
     const socket = b.nsp.sockets.get(id!)!;

@@ -61,7 +61,7 @@ export type Message = Envelope & (
   | { t: 'lost'; servers: string[] }
 );
 
-// Encoded by hand: the sender is a UUID, the rest are numbers, the hook's own words, and names
+// Encoded by hand: the sender's uid is base64url (nothing to escape), the rest are numbers, the hook's own words, and names
 // and IDs, quoted below.
 
 /** What JSON escapes in a string: control characters, quote, backslash; and lone surrogates (pairs too go to JSON.stringify). */
@@ -130,7 +130,7 @@ export function sentBy(payload: string, from: string): boolean {
   return payload.startsWith(start, 1) || payload.startsWith(start, 2);
 }
 
-/** Matches a payload holding the `presence` message of `from` (a UUID: nothing to escape). */
+/** Matches a payload holding the `presence` message of `from` (base64url: nothing to escape). */
 export function presencePattern(from: string, presence: Presence): RegExp {
   return new RegExp(`\\["${from}",\\d+,"${presence}",`);
 }
