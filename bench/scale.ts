@@ -1,6 +1,7 @@
 /**
  * `npm run scale`: case 6 of the benchmark (bench/cases/scale.ts), for N = 2, 4, 8, 16, 32
- * servers on one Redis (`npm run scale -- 2 8` for some N only; those runs write nothing).
+ * servers on one Redis (`npm run scale -- 2 8` for some N only; those runs write nothing;
+ * `-- --runs 5` measures every N five times and reports medians and spreads).
  * Prints one table per N and the targets; writes bench/results/scale.json, scale.md and
  * scale.svg (latency against N). Every process it started is stopped, whatever happens.
  */
@@ -11,7 +12,7 @@ import { startRedis, type TestRedis } from '../test/support/redis';
 import { measureConnectCost } from './cases/connect-cost';
 import { SOCKETS, SOURCE, p50, p99, type ByIdSamples, type RoomToRoomSamples } from './cases/scale';
 import { countMessages, NOT_PRESENCE, PRESENCE } from './support/message-counter';
-import { round } from './support/stats';
+import { median, round } from './support/stats';
 import { startServer, type ServerHandle } from './support/servers';
 
 const RESULTS = path.resolve(__dirname, 'results');
@@ -174,23 +175,55 @@ function table(results: readonly PerN[]): string {
   return [header, `|${'---|'.repeat(14)}`, ...rows].join('\n');
 }
 
-/** The targets of case 6, where the Ns they compare were measured. */
-function targets(results: readonly PerN[]): string[] {
+/** A ratio case 6 reports: a target (`max`) or, without one, where the rest goes. */
+interface Check {
+  what: string;
+  ratio: number;
+  max?: number;
+}
+
+/** The targets of case 6, where the Ns they compare were measured, then what explains them. */
+function checks(results: readonly PerN[]): Check[] {
   const at = (n: number) => results.find((r) => r.n === n);
-  const lines: string[] = [];
-  const check = (what: string, ratio: number, max: number) => lines.push(`${what}: ${round(ratio)} (target ≤ ${max}: ${ratio <= max ? 'pass' : 'MISS'})`);
+  const list: Check[] = [];
   const [two, last] = [at(2), results.at(-1)];
   if (two && last && last.n > 2) {
-    check(`by ID, routed p50 at ${last.n} servers / at 2`, last.routedP50 / two.routedP50, 1.2);
-    check(`first touch p50 at ${last.n} servers / routed at 2`, last.firstTouchP50 / two.routedP50, 1.5);
+    list.push({ what: `by ID, routed p50 at ${last.n} servers / at 2`, ratio: last.routedP50 / two.routedP50, max: 1.2 });
+    list.push({ what: `first touch p50 at ${last.n} servers / routed at 2`, ratio: last.firstTouchP50 / two.routedP50, max: 1.5 });
   }
+  for (const r of results) list.push({ what: `room to room p50 / raw fan-out p50 at ${r.n} servers`, ratio: r.roomToRoomP50 / r.fanoutP50, max: 1.5 });
   // Not targets: where the rest goes (a server woken after the others ran, on 2 cores).
   for (const r of results) {
-    lines.push(`at ${r.n} servers: routed / raw round trip to the same server ${round(r.routedP50 / r.floorSameP50)}, `
-      + `first touch / raw round trip to each server in turn ${round(r.firstTouchP50 / r.floorRotatingP50)}`);
+    list.push({ what: `at ${r.n} servers: routed / raw round trip to the same server`, ratio: r.routedP50 / r.floorSameP50 });
+    list.push({ what: `at ${r.n} servers: first touch / raw round trip to each server in turn`, ratio: r.firstTouchP50 / r.floorRotatingP50 });
   }
-  for (const r of results) check(`room to room p50 / raw fan-out p50 at ${r.n} servers`, r.roomToRoomP50 / r.fanoutP50, 1.5);
-  return lines;
+  if (two && last && last.n > 2) list.push({ what: `raw round trip to each server in turn at ${last.n} servers / to the same server at 2`, ratio: last.floorRotatingP50 / two.floorSameP50 });
+  return list;
+}
+
+/** How far past its target one run may be, the median meeting it (as bench/runs.ts). */
+const SLACK = 0.1;
+
+/** Each check's median over the runs, its range, and whether it is met (median within, no run 10 % past). */
+function checkLines(runs: readonly PerN[][]): string[] {
+  const perRun = runs.map(checks);
+  return perRun[0]!.map((first, i) => {
+    const ratios = perRun.map((list) => list[i]!.ratio);
+    const mid = median(ratios);
+    const spread = runs.length > 1 ? `, ${round(Math.min(...ratios))}–${round(Math.max(...ratios))} over ${runs.length} runs` : '';
+    if (first.max === undefined) return `${first.what}: ${round(mid)}${spread}`;
+    const met = mid <= first.max && ratios.every((r) => r <= first.max! * (1 + SLACK));
+    return `${first.what}: ${round(mid)}${spread} (target ≤ ${first.max}: ${met ? 'met' : 'MISS'})`;
+  });
+}
+
+/** Each figure of each N, the median over the runs. */
+function medianResults(runs: readonly PerN[][]): PerN[] {
+  return runs[0]!.map((first, i) => {
+    const merged = { ...first };
+    for (const key of Object.keys(first) as Array<keyof PerN>) merged[key] = median(runs.map((run) => run[i]![key]));
+    return merged;
+  });
 }
 
 /** Latency against N, log-log: one line per measure. */
@@ -228,25 +261,36 @@ function chart(results: readonly PerN[], subtitle: string): string {
 }
 
 async function main() {
-  const selected = process.argv.slice(2).map(Number).filter((n) => n >= 2);
+  // `-- --runs 5`: every N that many times, the figures being the medians over the runs.
+  const args = process.argv.slice(2);
+  const runsAt = args.indexOf('--runs');
+  const runCount = runsAt >= 0 ? Number(args[runsAt + 1]) : 1;
+  const selected = args.filter((_, i) => runsAt < 0 || (i !== runsAt && i !== runsAt + 1)).map(Number).filter((n) => n >= 2);
   const ns = selected.length > 0 ? selected : ALL_N;
   const started = Date.now();
   const log = (message: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
-  const results: PerN[] = [];
-  for (const n of ns) {
-    log(`N=${n}: lifting`);
-    results.push(await measureN(n, log));
+  const runs: PerN[][] = [];
+  for (let run = 1; run <= runCount; run++) {
+    const results: PerN[] = [];
+    for (const n of ns) {
+      log(`run ${run} of ${runCount}, N=${n}: lifting`);
+      results.push(await measureN(n, log));
+    }
+    runs.push(results);
   }
   log('connect cost of socket IDs that name their server');
   const connectCost = await measureConnectCost();
-  const output = [table(results), '', ...targets(results).map((line) => `- ${line}`), '', connectCost.summary].join('\n');
+  const medians = medianResults(runs);
+  const heading = runCount > 1 ? `Medians of ${runCount} runs.\n\n` : '';
+  const output = [`${heading}${table(medians)}`, '', ...checkLines(runs).map((line) => `- ${line}`), '', connectCost.summary].join('\n');
   console.log(`\n${output}\n`);
   if (selected.length === 0) {
     await mkdir(RESULTS, { recursive: true });
     const date = new Date().toISOString();
-    await writeFile(path.join(RESULTS, 'scale.json'), `${JSON.stringify({ date, samples: SAMPLES, socketsPerServer: SOCKETS, results, connectCost: connectCost.rounds }, null, 2)}\n`);
+    await writeFile(path.join(RESULTS, 'scale.json'), `${JSON.stringify({ date, samples: SAMPLES, socketsPerServer: SOCKETS, runs, connectCost: connectCost.rounds }, null, 2)}\n`);
     await writeFile(path.join(RESULTS, 'scale.md'), `${output}\n`);
-    await writeFile(path.join(RESULTS, 'scale.svg'), chart(results, `${date.slice(0, 10)} · one Redis, N Sails servers on one 2-core machine · ${SAMPLES} samples per N`));
+    const runsText = runCount > 1 ? `medians of ${runCount} runs` : `${SAMPLES} samples per N`;
+    await writeFile(path.join(RESULTS, 'scale.svg'), chart(medians, `${date.slice(0, 10)} · one Redis, N Sails servers on one 2-core machine · ${runsText}`));
     log('wrote bench/results/scale.json, scale.md and scale.svg');
   }
 }

@@ -6,6 +6,7 @@
 import type { Socket } from 'socket.io';
 import { stockSocketsRecorder } from '../test/support/stock-sockets';
 import { caseCommands } from './cases';
+import { benchRoutes } from './cases/remote-latency';
 import { commonCommands } from './support/server-commands';
 import type { BenchServer, Commands, ServerSpec, SocketsMethods } from './support/server-context';
 
@@ -25,7 +26,7 @@ function liftConfig(spec: ServerSpec, recorderHook: unknown): Record<string, unk
   };
   if (spec.flavor === 'ours') {
     const rooms = spec.adapter === 'redis' ? { adapter: 'redis', url: spec.redisUrl } : { adapter: 'memory' };
-    return { ...common, rooms };
+    return { ...common, rooms, routes: benchRoutes };
   }
   // Stock Sails as its documentation configures it for several servers. sails-hook-sockets
   // requires the adapter from the app's node_modules, which the fixture has not: it takes the

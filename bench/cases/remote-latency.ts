@@ -12,15 +12,17 @@
  *   fires at once and says nothing.
  * - ours applied on B: when B applied ours, in rounds of their own (B records each leave inside
  *   it, which the confirmed rounds should not pay).
+ * - in an action: the same four forms and floor inside an action of the app, called over a
+ *   sails.io.js socket request, as apps call theirs (info rows: the targets are on the rows above).
  * p50: median of the rounds' p50; p99: over every sample.
  */
 import { PerformanceObserver } from 'node:perf_hooks';
-import { connectRaw, type TestClient } from '../../test/support/clients';
+import { connectRaw, connectSailsIo, type TestClient } from '../../test/support/clients';
 import { now } from '../support/clock';
 import type { BenchContext } from '../support/context';
 import { startEcho, startPinger } from '../support/floor';
 import { row, type CaseRow } from '../support/report';
-import type { Commands } from '../support/server-context';
+import type { BenchServer, Commands } from '../support/server-context';
 import { median, percentile } from '../support/stats';
 
 const CLIENTS = 20;
@@ -32,6 +34,8 @@ const OURS_SAMPLES_PER_ROUND = 300;
 const OURS_PAIRS_PER_ROUND = 150;
 /** Rounds of ours with B recording when each leave is applied, apart: the recording runs inside the leave. */
 const APPLIED_ROUNDS = 2;
+/** Rounds of the four forms inside an action called over a socket request (sails.io.js). */
+const IN_ACTION_ROUNDS = 3;
 const STOCK_SAMPLES_PER_ROUND = 60;
 // A server that changes memberships all day runs this path optimized: measure it warm.
 const WARMUP_SAMPLES = 1000;
@@ -59,6 +63,59 @@ function findLeave(room: string, id: string): number | undefined {
   return undefined;
 }
 let recording: ((room: string, id: string) => void) | undefined;
+
+/** For each pair, its four confirmed operations one at a time on `sails`, each followed by a floor round trip. */
+async function confirmedOpsOn(sails: BenchServer['sails'], pairs: Pair[]) {
+  const checked = (what: string, id: string, result: unknown) => {
+    if ((result as { matched: number }).matched !== 1) throw new Error(`${what} of ${id} matched ${JSON.stringify(result)}`);
+  };
+  const starts: Record<OpForm, number[]> = { leaveCallback: [], joinCallback: [], leavePromise: [], joinPromise: [] };
+  const withCallback = (type: 'leave' | 'join', [id, room]: Pair) => new Promise<number>((resolve, reject) => {
+    const start = now();
+    starts[`${type}Callback`].push(start);
+    sails.sockets[type](id, room, (err, result) => {
+      const rtt = now() - start;
+      if (err) return reject(err);
+      checked(type, id, result);
+      resolve(rtt);
+    });
+  });
+  const awaited = async (type: 'leave' | 'join', [id, room]: Pair) => {
+    const start = now();
+    starts[`${type}Promise`].push(start);
+    const result = await sails.sockets[type](id, room);
+    const rtt = now() - start;
+    checked(type, id, result);
+    return rtt;
+  };
+  const samples: Record<OpForm, number[]> = { leaveCallback: [], joinCallback: [], leavePromise: [], joinPromise: [] };
+  const floor: number[] = [];
+  for (const pair of pairs) {
+    samples.leaveCallback.push(await withCallback('leave', pair));
+    floor.push(await pinger!.ping());
+    samples.joinCallback.push(await withCallback('join', pair));
+    floor.push(await pinger!.ping());
+    samples.leavePromise.push(await awaited('leave', pair));
+    floor.push(await pinger!.ping());
+    samples.joinPromise.push(await awaited('join', pair));
+    floor.push(await pinger!.ping());
+  }
+  return { samples, floor, starts };
+}
+
+/**
+ * The same operations inside an action of the app, called over a socket request (as apps call
+ * theirs): the route the bench servers of ours add at lift (bench/server.ts).
+ */
+export const benchRoutes = {
+  'POST /bench/confirmed-ops': async (req: { _sails: BenchServer['sails']; body: { pairs: Pair[] } }, res: { json(body: unknown): void; serverError(err: unknown): void }) => {
+    try {
+      res.json(await confirmedOpsOn(req._sails, req.body.pairs));
+    } catch (err) {
+      res.serverError(String(err));
+    }
+  },
+};
 
 export const serverCommands: Commands = {
   startFloorEcho: async ({ spec }) => { closeFloor = await startEcho(spec.redisUrl!); },
@@ -99,43 +156,7 @@ export const serverCommands: Commands = {
   },
 
   /** On A: for each pair, its four confirmed operations one at a time, each followed by a floor round trip. */
-  confirmedOps: async ({ sails }, { pairs }: { pairs: Pair[] }) => {
-    const checked = (what: string, id: string, result: unknown) => {
-      if ((result as { matched: number }).matched !== 1) throw new Error(`${what} of ${id} matched ${JSON.stringify(result)}`);
-    };
-    const starts: Record<OpForm, number[]> = { leaveCallback: [], joinCallback: [], leavePromise: [], joinPromise: [] };
-    const withCallback = (type: 'leave' | 'join', [id, room]: Pair) => new Promise<number>((resolve, reject) => {
-      const start = now();
-      starts[`${type}Callback`].push(start);
-      sails.sockets[type](id, room, (err, result) => {
-        const rtt = now() - start;
-        if (err) return reject(err);
-        checked(type, id, result);
-        resolve(rtt);
-      });
-    });
-    const awaited = async (type: 'leave' | 'join', [id, room]: Pair) => {
-      const start = now();
-      starts[`${type}Promise`].push(start);
-      const result = await sails.sockets[type](id, room);
-      const rtt = now() - start;
-      checked(type, id, result);
-      return rtt;
-    };
-    const samples: Record<OpForm, number[]> = { leaveCallback: [], joinCallback: [], leavePromise: [], joinPromise: [] };
-    const floor: number[] = [];
-    for (const pair of pairs) {
-      samples.leaveCallback.push(await withCallback('leave', pair));
-      floor.push(await pinger!.ping());
-      samples.joinCallback.push(await withCallback('join', pair));
-      floor.push(await pinger!.ping());
-      samples.leavePromise.push(await awaited('leave', pair));
-      floor.push(await pinger!.ping());
-      samples.joinPromise.push(await awaited('join', pair));
-      floor.push(await pinger!.ping());
-    }
-    return { samples, floor, starts };
-  },
+  confirmedOps: ({ sails }, { pairs }: { pairs: Pair[] }) => confirmedOpsOn(sails, pairs),
 
   /** Records this process's garbage collections (on the shared clock) until gcWatched. */
   gcWatch: () => {
@@ -191,6 +212,8 @@ export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
     await b.call('joinLocally', { ids: oursIds, rooms });
     await stockB.call('joinLocally', { ids: stockIds, rooms });
     const oursPairs = pairsOf(oursIds);
+    // The last pairs, which no other round uses.
+    const inActionPairs = oursPairs.slice(-IN_ACTION_ROUNDS * OURS_PAIRS_PER_ROUND);
     const stockPairs = pairsOf(stockIds);
     await b.call('startFloorEcho');
     await a.call('startFloorPinger');
@@ -224,6 +247,16 @@ export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
       appliedRounds.push({ oursApplied: batch.map(([id, room], i) => applied[`${room}|${id}`]! - starts[i]!) });
     }
 
+    const caller = await connectSailsIo(a.url);
+    clients.push(caller);
+    const inAction: Samples[] = [];
+    for (let round = 0; round < IN_ACTION_ROUNDS; round++) {
+      const pairs = inActionPairs.slice(round * OURS_PAIRS_PER_ROUND, (round + 1) * OURS_PAIRS_PER_ROUND);
+      const { statusCode, body } = await caller.request('post', '/bench/confirmed-ops', { pairs });
+      if (statusCode !== 200) throw new Error(`the action answered ${statusCode}: ${JSON.stringify(body)}`);
+      inAction.push(body as Samples);
+    }
+
     type Round = typeof rounds[0];
     const p50 = (pick: (r: Round) => number[]) => median(rounds.map((r) => percentile(pick(r), 50)));
     const p99 = (pick: (r: Round) => number[]) => percentile(rounds.flatMap(pick), 99);
@@ -244,6 +277,10 @@ export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
         row(`2. remote confirmed ${label}, p50`, ms, p50((r) => r.samples[form]), p50((r) => r.floor), floorName, { max: 1.15 }),
         row(`2. remote confirmed ${label}, p99`, ms, p99((r) => r.samples[form]), p99((r) => r.floor), floorName, { max: 1.5 }),
       ]),
+      ...forms.map(([form, label]) => row(
+        `2. remote confirmed ${label}, p50, inside an action called over a socket`, ms,
+        median(inAction.map((r) => percentile(r.samples[form], 50))), median(inAction.map((r) => percentile(r.floor, 50))), `${floorName}, in the action`,
+      )),
       row('2. remote leave p50: ours confirmed vs stock applied on B', ms, p50((r) => r.samples.leaveCallback), p50((r) => r.stockApplied), 'stock hook, until applied on B'),
       row('2. remote leave p99: ours confirmed vs stock applied on B', ms, p99((r) => r.samples.leaveCallback), p99((r) => r.stockApplied), 'stock hook, until applied on B'),
       row('2. remote leave applied on B, p50', ms, oursAppliedP50, p50((r) => r.stockApplied), 'stock hook'),

@@ -31,8 +31,8 @@ export interface ClusterTransport {
   /** `false` when there is no other server to tell (the memory adapter). */
   readonly clustered: boolean;
   /**
-   * Sends a change to the other servers it may concern (to the one known to hold its sockets, if
-   * any, else to all); `answered` is told as `sails.config.rooms.confirm` says, never before
+   * Sends a change to the other servers it may concern (to those holding its sockets, where
+   * known, else to all); `answered` is told as `sails.config.rooms.confirm` says, never before
    * sendChange returned (a callback: thousands may be in flight).
    */
   sendChange(change: MembershipChange, answered: PeersAnswered): void;
