@@ -31,6 +31,7 @@ export function stampSocketIds(nsp: Namespace, uid: string): () => void {
   const target = nsp as unknown as { _createSocket?: SocketFactory };
   const create = target._createSocket;
   if (typeof create !== 'function') return () => {};
+  const ownBefore = Object.prototype.hasOwnProperty.call(target, '_createSocket');
   const stamped: SocketFactory = async function stampedSocket(this: Namespace, ...args) {
     const socket = await create.apply(this, args);
     // A recovered socket keeps the ID its client knows.
@@ -39,6 +40,8 @@ export function stampSocketIds(nsp: Namespace, uid: string): () => void {
   };
   target._createSocket = stamped;
   return () => {
-    if (target._createSocket === stamped) target._createSocket = create;
+    if (target._createSocket !== stamped) return;
+    if (ownBefore) target._createSocket = create;
+    else delete target._createSocket;
   };
 }
