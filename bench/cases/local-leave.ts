@@ -1,7 +1,8 @@
 /**
  * Case 1. Local leave: a socket connected to this server leaves a room, through
  * sails.sockets.leave (ours: with a callback, without one as Sails' pubsub calls it, and awaited
- * as apps write it), raw socket.leave, and sails-hook-sockets' own leave.
+ * as apps write it), raw socket.leave, raw socket.leave followed by process.nextTick(cb) (the
+ * least a callback that is always asynchronous costs), and sails-hook-sockets' own leave.
  *
  * CLIENTS real clients are connected to server A, each in ROOMS rooms; the memberships are left
  * in a shuffled order (leaves come from unrelated requests). A sample is one variant leaving a
@@ -23,7 +24,7 @@ const CHUNK = 100;
 const REPETITIONS = 20;
 const WARMUP_REPETITIONS = 2;
 
-type Variant = 'raw' | 'stock' | 'oursCallback' | 'oursNoCallback' | 'oursAwait';
+type Variant = 'raw' | 'rawNextTick' | 'stock' | 'oursCallback' | 'oursNoCallback' | 'oursAwait';
 
 /** The same shuffle every run. */
 function shuffled<T>(items: T[]): T[] {
@@ -56,6 +57,13 @@ export const serverCommands: Commands = {
       raw: (from, to) => {
         for (let i = from; i < to; i++) void pairs[i]![0].leave(pairs[i]![1]);
       },
+      // The least a callback API that calls back asynchronously can cost on top of raw.
+      rawNextTick: (from, to) => {
+        for (let i = from; i < to; i++) {
+          void pairs[i]![0].leave(pairs[i]![1]);
+          process.nextTick(cb);
+        }
+      },
       stock: (from, to) => {
         for (let i = from; i < to; i++) stock.leave(pairs[i]![0], pairs[i]![1], cb);
       },
@@ -73,7 +81,7 @@ export const serverCommands: Commands = {
     };
 
     const names = Object.keys(variants) as Variant[];
-    const nsPerOp: Record<Variant, number[]> = { raw: [], stock: [], oursCallback: [], oursNoCallback: [], oursAwait: [] };
+    const nsPerOp: Record<Variant, number[]> = { raw: [], rawNextTick: [], stock: [], oursCallback: [], oursNoCallback: [], oursAwait: [] };
     for (const socket of sockets) void nsp.adapter.addAll(socket.id, new Set(rooms));
     let sample = 0;
     for (let repetition = 0; repetition < WARMUP_REPETITIONS + REPETITIONS; repetition++) {
@@ -88,7 +96,7 @@ export const serverCommands: Commands = {
           await inChunks(from, to, variants[name]);
           const elapsed = Number(process.hrtime.bigint() - start);
           if (pairs[from]![0].rooms.has(pairs[from]![1])) throw new Error(`${name} did not leave`);
-          if (name === 'oursCallback' && called !== to - from) throw new Error(`${called} of ${to - from} callbacks called`);
+          if ((name === 'oursCallback' || name === 'rawNextTick') && called !== to - from) throw new Error(`${name}: ${called} of ${to - from} callbacks called`);
           if (repetition >= WARMUP_REPETITIONS) nsPerOp[name].push(elapsed / (to - from));
           for (let i = from; i < to; i++) void nsp.adapter.addAll(pairs[i]![0].id, new Set([pairs[i]![1]]));
         }
@@ -105,12 +113,14 @@ export async function measure(ctx: BenchContext): Promise<CaseRow[]> {
     for (let i = 0; i < CLIENTS; i += 100) clients.push(...await Promise.all(Array.from({ length: 100 }, () => connectRaw(server.url))));
     const ids = await Promise.all(clients.map((client) => client.socketId()));
     const nsPerOp = await server.call<Record<Variant, number[]>>('localLeave', { ids });
-    const [raw, stock, oursCallback, oursNoCallback, oursAwait] = [nsPerOp.raw, nsPerOp.stock, nsPerOp.oursCallback, nsPerOp.oursNoCallback, nsPerOp.oursAwait].map(median) as [number, number, number, number, number];
+    const [raw, rawNextTick, stock, oursCallback, oursNoCallback, oursAwait] = [nsPerOp.raw, nsPerOp.rawNextTick, nsPerOp.stock, nsPerOp.oursCallback, nsPerOp.oursNoCallback, nsPerOp.oursAwait].map(median) as [number, number, number, number, number, number];
     return [
       row('1. local leave, callback', 'ns/op', oursCallback, raw, 'raw socket.leave', { max: 1.25 }),
       row('1. local leave, no callback (as Sails pubsub calls it)', 'ns/op', oursNoCallback, raw, 'raw socket.leave', { max: 1.5 }),
       row('1. local leave, awaited', 'ns/op', oursAwait, raw, 'raw socket.leave', { max: 1.5 }),
       row('1. local leave, callback', 'ns/op', oursCallback, stock, 'stock hook leave'),
+      row('1. raw socket.leave, then process.nextTick(cb): an asynchronous callback at its cheapest', 'ns/op', rawNextTick, raw, 'raw socket.leave'),
+      row('1. local leave, callback', 'ns/op', oursCallback, rawNextTick, 'raw socket.leave, then process.nextTick(cb)'),
     ];
   } finally {
     for (const client of clients) client.disconnect();
