@@ -81,6 +81,12 @@ describe('socket IDs that name their server', () => {
     assert.equal(serverNamedBy('.AbCdEf'), undefined);
   });
 
+  it('wrap a factory that creates sockets synchronously as one that returns a promise', () => {
+    const nsp = { _createSocket: () => ({ id: 'AbCdEf', recovered: false }) };
+    stampSocketIds(nsp as unknown as Parameters<typeof stampSocketIds>[0], UID);
+    assert.deepEqual(nsp._createSocket(), { id: `${UID}.AbCdEf`, recovered: false });
+  });
+
   it('leave IDs as they are where socket.io has no socket factory to wrap', () => {
     const nsp = {} as Parameters<typeof stampSocketIds>[0];
     const unstamp = stampSocketIds(nsp, UID);

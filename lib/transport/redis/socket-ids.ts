@@ -19,7 +19,7 @@ export function serverNamedBy(socketId: string): string | undefined {
 }
 
 /** socket.io's factory of sockets (Namespace#_createSocket, socket.io ≥ 4.6): private, so looked for. */
-type SocketFactory = (this: Namespace, ...args: unknown[]) => Promise<Socket>;
+type SocketFactory = (this: Namespace, ...args: unknown[]) => Socket | Promise<Socket>;
 
 /**
  * Makes the sockets `nsp` creates from now on carry `uid` in their ID; returns what undoes it.
@@ -32,11 +32,15 @@ export function stampSocketIds(nsp: Namespace, uid: string): () => void {
   const create = target._createSocket;
   if (typeof create !== 'function') return () => {};
   const ownBefore = Object.prototype.hasOwnProperty.call(target, '_createSocket');
-  const stamped: SocketFactory = async function stampedSocket(this: Namespace, ...args) {
-    const socket = await create.apply(this, args);
+  const stamp = (socket: Socket) => {
     // A recovered socket keeps the ID its client knows.
     if (!socket.recovered) (socket as { id: string }).id = `${uid}${SEPARATOR}${socket.id}`;
     return socket;
+  };
+  // As the factory it wraps: asynchronous in socket.io 4.8, perhaps not in another version.
+  const stamped: SocketFactory = function stampedSocket(this: Namespace, ...args) {
+    const created = create.apply(this, args);
+    return created instanceof Promise ? created.then(stamp) : stamp(created);
   };
   target._createSocket = stamped;
   return () => {
