@@ -9,13 +9,11 @@ import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CaseRow } from './support/report';
-import { median, round } from './support/stats';
+import { median, metOverRuns, round, RUN_SLACK } from './support/stats';
 
 const RESULTS = path.resolve(__dirname, 'results');
 const LATEST = path.join(RESULTS, 'latest.json');
 const RUNS = path.join(RESULTS, 'runs.json');
-/** How far past its target one run may be, the median meeting it. */
-const SLACK = 0.1;
 
 interface Aggregate {
   name: string;
@@ -28,11 +26,9 @@ interface Aggregate {
   met: boolean | null;
 }
 
-function verdict(target: string | null, medianRatio: number, ratios: number[]): boolean | null {
+function verdict(target: string | null, ratios: number[]): boolean | null {
   if (target === null) return null;
-  const bound = Number(target.slice(3));
-  if (target.startsWith('<=')) return medianRatio <= bound && ratios.every((r) => r <= bound * (1 + SLACK));
-  return medianRatio >= bound && ratios.every((r) => r >= bound * (1 - SLACK));
+  return metOverRuns(target.startsWith('<=') ? 'max' : 'min', Number(target.slice(3)), ratios);
 }
 
 /** The rows of each run, matched by position (every run has the same cases, in the same order). */
@@ -50,7 +46,7 @@ function aggregate(runs: CaseRow[][]): Aggregate[] {
       ratios,
       medianRatio,
       medianOurs: median(rows.map((r) => r.ours).filter(Number.isFinite)),
-      met: ratios.length === runs.length ? verdict(first.target, medianRatio, ratios) : false,
+      met: ratios.length === runs.length ? verdict(first.target, ratios) : false,
     };
   });
 }
@@ -63,7 +59,7 @@ async function report(runs: CaseRow[][]) {
     '|---|---|---|---|---|---|---|---|',
     ...aggregates.map((a) => `| ${a.name} | ${a.baselineName} | ${a.unit} | ${round(a.medianOurs)} | ${round(a.medianRatio)} | ${round(Math.min(...a.ratios))}–${round(Math.max(...a.ratios))} | ${a.target ?? '—'} | ${a.met === null ? 'info' : a.met ? 'yes' : 'no'} |`),
   ];
-  const markdown = `${lines.join('\n')}\n\nMet: the median meets the target and no run is more than ${SLACK * 100} % past it. Rows whose name carries a figure (case 5's intervals) are named as in the first run.\n`;
+  const markdown = `${lines.join('\n')}\n\nMet: the median meets the target and no run is more than ${RUN_SLACK * 100} % past it. Rows whose name carries a figure (case 5's intervals) are named as in the first run.\n`;
   console.log(`\n${markdown}`);
   await writeFile(RUNS, `${JSON.stringify({ date: new Date().toISOString(), runs, aggregates }, null, 2)}\n`);
   await writeFile(path.join(RESULTS, 'runs.md'), markdown);

@@ -12,7 +12,7 @@ import { startRedis, type TestRedis } from '../test/support/redis';
 import { measureConnectCost } from './cases/connect-cost';
 import { SOCKETS, SOURCE, p50, p99, type ByIdSamples, type RoomToRoomSamples } from './cases/scale';
 import { countMessages, NOT_PRESENCE, PRESENCE } from './support/message-counter';
-import { median, round } from './support/stats';
+import { median, metOverRuns, round } from './support/stats';
 import { startServer, type ServerHandle } from './support/servers';
 
 const RESULTS = path.resolve(__dirname, 'results');
@@ -201,9 +201,6 @@ function checks(results: readonly PerN[]): Check[] {
   return list;
 }
 
-/** How far past its target one run may be, the median meeting it (as bench/runs.ts). */
-const SLACK = 0.1;
-
 /** Each check's median over the runs, its range, and whether it is met (median within, no run 10 % past). */
 function checkLines(runs: readonly PerN[][]): string[] {
   const perRun = runs.map(checks);
@@ -212,7 +209,7 @@ function checkLines(runs: readonly PerN[][]): string[] {
     const mid = median(ratios);
     const spread = runs.length > 1 ? `, ${round(Math.min(...ratios))}–${round(Math.max(...ratios))} over ${runs.length} runs` : '';
     if (first.max === undefined) return `${first.what}: ${round(mid)}${spread}`;
-    const met = mid <= first.max && ratios.every((r) => r <= first.max! * (1 + SLACK));
+    const met = metOverRuns('max', first.max, ratios);
     return `${first.what}: ${round(mid)}${spread} (target ≤ ${first.max}: ${met ? 'met' : 'MISS'})`;
   });
 }

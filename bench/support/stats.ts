@@ -36,3 +36,13 @@ export function medianInterval(values: readonly number[], confidence = 0.9, resa
   const tail = ((1 - confidence) / 2) * 100;
   return [percentile(medians, tail), percentile(medians, 100 - tail)];
 }
+
+/** How far past its target one run may be, the median meeting it. */
+export const RUN_SLACK = 0.1;
+
+/** A target met over several runs: the median meets `bound`, and no run is more than RUN_SLACK past it. */
+export function metOverRuns(kind: 'max' | 'min', bound: number, ratios: readonly number[]): boolean {
+  const mid = median(ratios);
+  if (kind === 'max') return mid <= bound && ratios.every((r) => r <= bound * (1 + RUN_SLACK));
+  return mid >= bound && ratios.every((r) => r >= bound * (1 - RUN_SLACK));
+}

@@ -41,6 +41,8 @@ export interface Outbox {
 
 /** Sends `message` on every channel of `channels`; `onAllSent` is told once: the first failure, or that all went. */
 export function sendToEach(send: Outbox['send'], channels: readonly string[], message: string, onAllSent: (err: unknown) => void): void {
+  // The usual case, a by-ID request to one server or a broadcast: nothing to count.
+  if (channels.length === 1) return send(channels[0]!, message, onAllSent);
   let unsent = channels.length;
   let failed = false;
   for (const channel of channels) {
