@@ -81,19 +81,28 @@ export type Exposed = (first: unknown, second: unknown, cb?: unknown) => Promise
  * Installs `operation` as `fnName`. A usage error goes to the callback, or rejects the promise;
  * `warnUsageErrors` (sails.sockets) also warns of it at once, as stock Sails does.
  */
-export function exposed(fnName: string, operation: Operation, log: Logger, warnUsageErrors: boolean): Exposed {
+export function exposed(fnName: string, operation: Operation, log: Logger, warnUsageErrors: boolean, ended: RoomsCallback): Exposed {
   return (first, second, cb) => {
     if (typeof cb === 'function') {
+      const done: RoomsCallback = (err, result) => {
+        ended(err, result);
+        if (err) (cb as RoomsCallback)(err);
+        else (cb as RoomsCallback)(null, result);
+      };
       try {
-        operation(first, second, cb as RoomsCallback);
+        operation(first, second, done);
       } catch (err) {
-        callSoon(cb as RoomsCallback, err as RoomsError);
+        callSoon(done, err as RoomsError);
       }
       return undefined;
     }
     let settle!: RoomsCallback;
     const promise = new WatchedPromise<RoomsResult>((resolve, reject) => {
-      settle = (err, result) => (err ? reject(err) : resolve(result!));
+      settle = (err, result) => {
+        ended(err, result);
+        if (err) reject(err);
+        else resolve(result!);
+      };
     });
     let warned = false;
     try {
@@ -106,7 +115,8 @@ export function exposed(fnName: string, operation: Operation, log: Logger, warnU
       operation(first, second, settle);
     } catch (err) {
       warned = warnUsageErrors;
-      if (warned) log.warn(`sails.sockets.${fnName}():`, (err as RoomsError).message);
+      // The message names the call already.
+      if (warned) log.warn((err as RoomsError).message);
       settle(err as RoomsError);
     }
     // Subscribing through the base class marks the rejection handled without counting as a subscriber.

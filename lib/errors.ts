@@ -14,8 +14,16 @@ export class RoomsError extends Error {
 
   constructor(code: RoomsErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'RoomsError';
     this.code = code;
+    // As Node prints its own errors: the code in the stack's first line, which V8 writes on
+    // first read, from the name at that moment.
+    this.name = `RoomsError [${code}]`;
+    void this.stack;
+    this.name = 'RoomsError';
+  }
+
+  override toString(): string {
+    return `${this.name} [${this.code}]: ${this.message}`;
   }
 }
 

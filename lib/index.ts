@@ -1,8 +1,10 @@
-import { DEFAULTS, resolveConfig, type ResolvedRoomsConfig } from './config';
+import { randomBytes } from 'node:crypto';
+import { DEFAULTS, maskUrl, resolveConfig, type ResolvedRoomsConfig } from './config';
 import * as errors from './errors';
 import { RoomManager } from './room-manager';
 import type { HookContext, SailsApp } from './sails';
 import { createRoomsApi, type RoomsApi } from './sockets-api';
+import { OperationStats } from './stats';
 import { createTransport } from './transport';
 import { LEAVE_MS, type ClusterTransport } from './transport/transport';
 import type * as types from './types';
@@ -41,18 +43,44 @@ function installOnSockets(sockets: Record<string, unknown>, api: RoomsApi): () =
   };
 }
 
+/** The line a lifted server logs: what it is attached to, and whom it found. */
+function liftedLine(uid: string, config: ResolvedRoomsConfig, peers: number): string {
+  if (config.adapter === 'memory') {
+    return `sails-hook-rooms: server ${uid} lifted with the memory adapter: rooms are this server's alone `
+      + "(set adapter: 'redis' and url in config/rooms.js for a cluster).";
+  }
+  const redis = config.url === undefined ? 'the Redis clients given in config/rooms.js' : maskUrl(config.url);
+  return `sails-hook-rooms: server ${uid} joined the cluster through ${redis} (adapter '${config.adapter}', key '${config.key}'): `
+    + `${peers} other server(s) found.`;
+}
+
 /** The hook definition Sails loads (`sails.hooks.rooms`). */
 function roomsHook(sails: SailsApp) {
   let config: ResolvedRoomsConfig | undefined;
   let api: RoomsApi | undefined;
+  let stats: (() => types.RoomsStats) | undefined;
 
   function ready(): RoomsApi {
     if (api) return api;
     throw new RoomsError('E_UNAVAILABLE', 'sails.hooks.rooms is not ready: use it once Sails has lifted, and before it is lowered.');
   }
 
+  /**
+   * Tells the app what happens to the cluster, after the hook's own handling: a listener runs
+   * outside it, and one that throws is logged, not let into the hook's state changes.
+   */
+  function emitSoon(event: string, payload: Record<string, unknown>): void {
+    process.nextTick(() => {
+      try {
+        sails.emit(event, payload);
+      } catch (err) {
+        sails.log.error(`sails-hook-rooms: a listener of ${event} threw:`, err);
+      }
+    });
+  }
+
   /** A promise method of `sails.hooks.rooms`, usable once the hook is initialized. */
-  function delegate<K extends keyof types.RoomsHookApi>(name: K) {
+  function delegate<K extends Exclude<keyof types.RoomsHookApi, 'stats'>>(name: K) {
     return (...args: unknown[]) => {
       try {
         return (ready()[name] as (...a: unknown[]) => unknown)(...args);
@@ -83,7 +111,9 @@ function roomsHook(sails: SailsApp) {
       });
       await new Promise<void>((resolve) => sails.after('hook:sockets:loaded', resolve));
 
-      const transport: ClusterTransport = await createTransport(config!, sails.io, sails.log, (event, payload) => sails.emit(event, payload));
+      // Short: on Redis every socket ID of this server starts with it (socket-ids.ts). 96 random bits.
+      const uid = randomBytes(12).toString('base64url');
+      const transport: ClusterTransport = await createTransport(uid, config!, sails.io, sails.log, emitSoon);
       const closeTransport = () => {
         transport.close().catch((err: unknown) => sails.log.warn('sails-hook-rooms: closing the cluster transport failed:', err));
       };
@@ -96,12 +126,32 @@ function roomsHook(sails: SailsApp) {
         void transport.leave(Math.min(config!.timeout, LEAVE_MS)).then(() => (appBeforeShutdown ? appBeforeShutdown(done) : done()));
       };
 
-      const manager = new RoomManager(sails.io.of('/'), transport);
-      api = createRoomsApi(manager, sails.log, { warnUsageErrors: false });
-      const restoreSockets = installOnSockets(sails.sockets, createRoomsApi(manager, sails.log, { warnUsageErrors: true }));
+      const operations = new OperationStats((operation, err) => sails.log.verbose(`sails-hook-rooms: ${operation}() failed:`, String(err)));
+      const nsp = sails.io.of('/');
+      const manager = new RoomManager(nsp, transport, operations);
+      const liftedAt = Date.now();
+      const { adapter, key, url } = config!;
+      stats = () => {
+        const cluster = transport.stats();
+        return {
+          id: uid,
+          adapter,
+          ...(url === undefined ? {} : { url: maskUrl(url) }),
+          key,
+          ...cluster,
+          fenced: cluster.standing !== 'member',
+          sockets: nsp.sockets.size,
+          uptimeMs: Date.now() - liftedAt,
+          operations: operations.snapshot(),
+        };
+      };
+      api = createRoomsApi(manager, operations, sails.log, { warnUsageErrors: false });
+      const restoreSockets = installOnSockets(sails.sockets, createRoomsApi(manager, operations, sails.log, { warnUsageErrors: true }));
+      sails.log.info(liftedLine(uid, config!, transport.stats().peers.length));
       teardown = () => {
         sails.config.beforeShutdown = appBeforeShutdown;
         api = undefined;
+        stats = undefined;
         restoreSockets();
         closeTransport();
       };
@@ -114,6 +164,11 @@ function roomsHook(sails: SailsApp) {
     removeRoomMembersFromRooms: delegate('removeRoomMembersFromRooms'),
     roomsOf: delegate('roomsOf'),
     membersOf: delegate('membersOf'),
+
+    stats(): types.RoomsStats {
+      if (!stats) throw new RoomsError('E_UNAVAILABLE', 'sails.hooks.rooms.stats() is not ready: use it once Sails has lifted, and before it is lowered.');
+      return stats();
+    },
   };
 }
 
@@ -126,6 +181,11 @@ namespace roomsHook {
   export type RoomsConfig = types.RoomsConfig;
   export type RoomsSockets = types.RoomsSockets;
   export type RoomsHookApi = types.RoomsHookApi;
+  export type RoomsStats = types.RoomsStats;
+  export type RoomsOperationStats = types.RoomsOperationStats;
+  export type RoomsPeerStats = types.RoomsPeerStats;
+  export type RoomsOutcome = types.RoomsOutcome;
+  export type RoomsOperationName = types.RoomsOperationName;
   export type SailsWithRooms = types.SailsWithRooms;
   export type LeaveAllOptions = types.LeaveAllOptions;
   export type SocketLike = types.SocketLike;

@@ -2,8 +2,18 @@ import type { Namespace, Socket } from 'socket.io';
 import { callSoon } from './completion';
 import { applyLocally, joinRooms, leaveRooms, type MembershipChange } from './membership';
 import { assertNotOwnRoom, type SocketRef } from './targets';
+import type { OperationStats } from './stats';
 import type { ClusterTransport, PeerAnswer } from './transport/transport';
-import type { LeaveAllOptions, RoomsCallback, RoomsResult } from './types';
+import type { LeaveAllOptions, RoomsCallback, RoomsOperationName, RoomsResult } from './types';
+
+/** The operation each kind of change is asked by. */
+const OPERATION_OF: Record<MembershipChange['type'], RoomsOperationName> = {
+  join: 'join',
+  leave: 'leave',
+  addMembers: 'addRoomMembersToRooms',
+  removeMembers: 'removeRoomMembersFromRooms',
+  leaveAll: 'leaveAll',
+};
 
 function notFound(askedIds: readonly string[], foundIds: readonly string[]): string[] {
   // Each socket is connected to one server at most: as many found as asked is all of them.
@@ -35,6 +45,7 @@ export class RoomManager {
   constructor(
     private readonly nsp: Namespace,
     private readonly transport: ClusterTransport,
+    private readonly stats: OperationStats,
   ) {}
 
   join(refs: readonly SocketRef[], rooms: string[], done: RoomsCallback): void {
@@ -67,14 +78,20 @@ export class RoomManager {
     const socket = this.connectedHere(ref);
     const id = typeof ref === 'string' ? ref : ref.id;
     if (socket) return [...socket.rooms].filter((room) => room !== id);
-    return this.transport.clustered ? this.transport.roomsOfRemoteSocket(id, partial) : null;
+    if (!this.transport.clustered) return null;
+    const startedAt = this.stats.startClock();
+    const rooms = await this.transport.roomsOfRemoteSocket(id, partial);
+    this.stats.confirmed('roomsOf', startedAt);
+    return rooms;
   }
 
   async membersOf(room: string, partial: boolean): Promise<string[]> {
     const here = [...(this.nsp.adapter.rooms.get(room) ?? [])];
     if (!this.transport.clustered) return here;
     try {
+      const startedAt = this.stats.startClock();
       const elsewhere = await this.transport.remoteMembersOf(room, partial);
+      this.stats.confirmed('membersOf', startedAt);
       return [...new Set([...here, ...elsewhere])];
     } catch (err) {
       // Incomplete (a server cut off): what is known, this server's members included, comes with the error.
@@ -120,6 +137,10 @@ export class RoomManager {
 
   /** Sends a change to the other servers; the result here and theirs goes to `done`. */
   private whenPeersAnswer(change: MembershipChange, here: RoomsResult, askedIds: string[], done: RoomsCallback): void {
-    this.transport.sendChange(change, (err, peers) => callSoon(done, err, err ? undefined : withPeers(here, peers!, askedIds)));
+    const startedAt = this.stats.startClock();
+    this.transport.sendChange(change, (err, peers) => {
+      if (!err) this.stats.confirmed(OPERATION_OF[change.type], startedAt);
+      callSoon(done, err, err ? undefined : withPeers(here, peers!, askedIds));
+    });
   }
 }

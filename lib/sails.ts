@@ -11,7 +11,7 @@ export interface SailsApp {
   hooks: Record<string, unknown>;
   io: Server;
   sockets: Record<string, unknown>;
-  log: Logger & { verbose(...args: unknown[]): void };
+  log: Logger & { info(...args: unknown[]): void; verbose(...args: unknown[]): void };
   after(event: string, listener: () => void): void;
   emit(event: string, payload?: unknown): void;
   on(event: string, listener: () => void): void;

@@ -2,8 +2,9 @@ import { doneHere, exposed, type Operation } from './completion';
 import { RoomsError, describeValue, unreadable } from './errors';
 import type { RoomManager } from './room-manager';
 import type { Logger } from './sails';
+import type { OperationStats } from './stats';
 import { heldSocket, isOwnRoom, isRoomName, parseRoom, parseRooms, parseSocket, parseSockets, type SocketRef } from './targets';
-import type { LeaveAllOptions, RoomsCallback, RoomsResult } from './types';
+import type { LeaveAllOptions, RoomsCallback, RoomsOperationName, RoomsResult } from './types';
 
 function leaveAllOptions(value: unknown): Required<LeaveAllOptions> {
   try {
@@ -55,8 +56,26 @@ function queryOptions(value: unknown, fnName: string): boolean {
  * (completion.ts). `sails.sockets` warns of a usage error at once, as stock Sails does; the
  * promise API leaves it to the caller.
  */
-export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErrors }: { warnUsageErrors: boolean }) {
-  const expose = (fnName: string, operation: Operation) => exposed(fnName, operation, log, warnUsageErrors);
+export function createRoomsApi(manager: RoomManager, stats: OperationStats, log: Logger, { warnUsageErrors }: { warnUsageErrors: boolean }) {
+  const expose = (fnName: RoomsOperationName, operation: Operation) => exposed(
+    fnName, operation, log, warnUsageErrors, (err, result) => stats.ended(fnName, err, result),
+  );
+  /** A query's promise, its end counted. */
+  const counted = <T>(fnName: RoomsOperationName, query: () => Promise<T>): Promise<T> => {
+    let answer: Promise<T>;
+    try {
+      answer = query();
+    } catch (err) {
+      answer = Promise.reject(err);
+    }
+    return answer.then((value) => {
+      stats.ended(fnName, null);
+      return value;
+    }, (err: RoomsError) => {
+      stats.ended(fnName, err);
+      throw err;
+    });
+  };
 
   const leaveAnywhere = expose('leave', (socket, roomName, done) => manager.leave(parseSockets(socket, 'leave'), parseRooms(roomName, 'leave'), done));
   const joinAnywhere = expose('join', (socket, roomName, done) => manager.join(parseSockets(socket, 'join'), parseRooms(roomName, 'join'), done));
@@ -90,12 +109,14 @@ export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErr
     leave(socket: unknown, roomName: unknown, cb?: unknown): Promise<RoomsResult> | undefined {
       const here = fastPathSocket(socket, roomName, cb);
       if (!here) return leaveAnywhere(socket, roomName, cb);
+      stats.doneHere('leave');
       return doneHere(manager.changeHere('leave', here, roomName as string), cb as RoomsCallback | undefined);
     },
 
     join(socket: unknown, roomName: unknown, cb?: unknown): Promise<RoomsResult> | undefined {
       const here = fastPathSocket(socket, roomName, cb);
       if (!here) return joinAnywhere(socket, roomName, cb);
+      stats.doneHere('join');
       return doneHere(manager.changeHere('join', here, roomName as string), cb as RoomsCallback | undefined);
     },
 
@@ -107,19 +128,11 @@ export function createRoomsApi(manager: RoomManager, log: Logger, { warnUsageErr
     removeRoomMembersFromRooms,
 
     roomsOf(socket: unknown, options?: unknown): Promise<string[] | null> {
-      try {
-        return manager.roomsOf(parseSocket(socket, 'roomsOf'), queryOptions(options, 'roomsOf'));
-      } catch (err) {
-        return Promise.reject(err);
-      }
+      return counted('roomsOf', () => manager.roomsOf(parseSocket(socket, 'roomsOf'), queryOptions(options, 'roomsOf')));
     },
 
     membersOf(roomName: unknown, options?: unknown): Promise<string[]> {
-      try {
-        return manager.membersOf(parseRoom(roomName, 'membersOf', 'roomName'), queryOptions(options, 'membersOf'));
-      } catch (err) {
-        return Promise.reject(err);
-      }
+      return counted('membersOf', () => manager.membersOf(parseRoom(roomName, 'membersOf', 'roomName'), queryOptions(options, 'membersOf')));
     },
   };
 }

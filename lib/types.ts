@@ -1,5 +1,5 @@
 import type { Server, Socket } from 'socket.io';
-import type { RoomsError } from './errors';
+import type { RoomsError, RoomsErrorCode } from './errors';
 
 /** What an operation did. */
 export interface RoomsResult {
@@ -104,6 +104,68 @@ export interface RoomsHookApi {
    * rejects with `E_UNAVAILABLE` (`err.partial`: the members the others hold), unless `options.partial`.
    */
   membersOf(roomName: string, options?: QueryOptions): Promise<string[]>;
+  /** What this server sees of the cluster, now: cheap, synchronous, a fresh object each call. */
+  stats(): RoomsStats;
+}
+
+/** The operations `stats()` counts. */
+export type RoomsOperationName =
+  | 'join' | 'leave' | 'leaveAll' | 'addRoomMembersToRooms' | 'removeRoomMembersFromRooms' | 'roomsOf' | 'membersOf';
+
+/**
+ * How an operation ended: `ok`; `notFound` (done, and some IDs passed are connected nowhere);
+ * `unreachable` (done, and some server cut off from the cluster may hold what it concerns); or
+ * the error's code.
+ */
+export type RoomsOutcome = 'ok' | 'notFound' | 'unreachable' | RoomsErrorCode;
+
+/** One operation type in `stats()`. */
+export interface RoomsOperationStats {
+  /** Calls since the lift, by how they ended (outcomes that never happened are left out). */
+  outcomes: Partial<Record<RoomsOutcome, number>>;
+  /**
+   * Operations that waited for other servers over the last minute: how many, and how long they
+   * took from the call to the answer, in milliseconds (`null` when there were none).
+   */
+  confirm: { count: number; p50Ms: number | null; p99Ms: number | null };
+}
+
+/** Another server, as this one knows it. */
+export interface RoomsPeerStats {
+  id: string;
+  /** Milliseconds since this server last heard from it. */
+  lastHeardMs: number;
+  /** Cut off from the cluster (fenced): not counted on until it comes back. */
+  fenced: boolean;
+}
+
+/** `sails.hooks.rooms.stats()`: a snapshot of this server's view of the cluster. */
+export interface RoomsStats {
+  /** This server's ID in the cluster (on Redis, every socket ID of this server starts with it and a dot). */
+  id: string;
+  adapter: 'memory' | 'redis' | 'redis-sharded';
+  /** Both connections to Redis up or not; absent with the memory adapter. */
+  redis?: 'up' | 'down';
+  /** The Redis URL, password masked (absent with the memory adapter or with clients of your own). */
+  url?: string;
+  /** `sails.config.rooms.key`. */
+  key: string;
+  /**
+   * `member`: in the cluster. `holding`: it may be cut off and is checking with Redis (what it
+   * receives waits). `fenced`: the others fenced it; it catches up when it can (docs/partitions.md).
+   */
+  standing: 'member' | 'holding' | 'fenced';
+  /** `standing !== 'member'`: cluster operations fail with E_UNAVAILABLE meanwhile. */
+  fenced: boolean;
+  /** The other servers this one knows, members and fenced ones. */
+  peers: RoomsPeerStats[];
+  /** Requests waiting for other servers' answers. */
+  pending: number;
+  /** Sockets connected to this server. */
+  sockets: number;
+  /** Milliseconds since the hook lifted. */
+  uptimeMs: number;
+  operations: Record<RoomsOperationName, RoomsOperationStats>;
 }
 
 /** The parts of the Sails app this hook adds or types; use it as the type of `sails` in TypeScript. */

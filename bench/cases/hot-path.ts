@@ -23,6 +23,7 @@ import { percentile } from '../support/stats';
 const { DEFAULTS } = require('../../dist/config');
 const { RoomManager } = require('../../dist/room-manager');
 const { createRoomsApi } = require('../../dist/sockets-api');
+const { OperationStats } = require('../../dist/stats');
 const { startNode } = require('../../dist/transport/redis/node');
 const { systemClock } = require('../../dist/transport/redis/clock');
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -82,7 +83,8 @@ export async function measure(_ctx: BenchContext): Promise<CaseRow[]> {
   const lift = async (uid: string) => {
     const nsp: Namespace = new Server().of('/');
     const transport = await startNode({ uid, config, nsp, clock: systemClock, link: redis.link, registry, discoveryMs: 50, log, emit: () => {}, attachAdapter: async () => {} });
-    const api = createRoomsApi(new RoomManager(nsp, transport), log, { warnUsageErrors: false }) as RoomsApi;
+    const operations = new OperationStats();
+    const api = createRoomsApi(new RoomManager(nsp, transport, operations), operations, log, { warnUsageErrors: false }) as RoomsApi;
     return { nsp, transport, api };
   };
   const a = await lift(A);

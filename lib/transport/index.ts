@@ -6,7 +6,9 @@ import { createRedisTransport } from './redis';
 import type { ClusterTransport, TransportEvents } from './transport';
 
 /** Builds the transport `sails.config.rooms.adapter` names; the Redis ones attach their socket.io adapter. */
-export function createTransport(config: ResolvedRoomsConfig, io: Server, log: Logger, emit: TransportEvents): Promise<ClusterTransport> {
+export function createTransport(
+  uid: string, config: ResolvedRoomsConfig, io: Server, log: Logger, emit: TransportEvents,
+): Promise<ClusterTransport> {
   if (config.adapter === 'memory') return Promise.resolve(createMemoryTransport());
-  return createRedisTransport({ config, io, log, emit });
+  return createRedisTransport({ uid, config, io, log, emit });
 }

@@ -18,6 +18,16 @@ export interface PeerAnswer {
   unreachableServers: number;
 }
 
+/** What a transport knows of the cluster, for `stats()`. */
+export interface TransportStats {
+  /** Both connections to Redis up or not; absent without Redis. */
+  redis?: 'up' | 'down';
+  standing: 'member' | 'holding' | 'fenced';
+  peers: Array<{ id: string; lastHeardMs: number; fenced: boolean }>;
+  /** Requests waiting for other servers. */
+  pending: number;
+}
+
 /** How long a lowering server waits for the cluster to take its goodbye. */
 export const LEAVE_MS = 1000;
 
@@ -43,6 +53,7 @@ export interface ClusterTransport {
   roomsOfRemoteSocket(socketId: string, partial: boolean): Promise<string[] | null>;
   /** The members of a room on the other servers; rejects with E_UNAVAILABLE (err.partial) if a server is cut off, unless `partial`. */
   remoteMembersOf(room: string, partial: boolean): Promise<string[]>;
+  stats(): TransportStats;
   /** Tells the other servers this one leaves, so they stop waiting for it; within `ms`. */
   leave(ms: number): Promise<void>;
   /** Closes what the transport opened; safe to call twice. */

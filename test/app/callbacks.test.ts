@@ -203,12 +203,12 @@ describe('completion: how an operation\'s end reaches the caller', () => {
 
   /** An operation that fails later, as a cluster operation does when Redis is gone, exposed as `fnName`. */
   function failingLater(fnName: string, err: RoomsError, log: Logger) {
-    return exposed(fnName, (_first, _second, done) => { setImmediate(() => callSoon(done, err)); }, log, true);
+    return exposed(fnName, (_first, _second, done) => { setImmediate(() => callSoon(done, err)); }, log, true, () => {});
   }
 
   /** An operation that succeeds once the other servers answered. */
   function answeredLater(log: Logger) {
-    return exposed('leave', (_first, _second, done) => { setImmediate(() => callSoon(done, null, result)); }, log, true);
+    return exposed('leave', (_first, _second, done) => { setImmediate(() => callSoon(done, null, result)); }, log, true, () => {});
   }
 
   beforeEach(() => { unhandled = recordUnhandledRejections(); });
@@ -259,7 +259,7 @@ describe('completion: how an operation\'s end reaches the caller', () => {
     it('reaches a handler attached after a few awaits in the same turn, and is not logged', async () => {
       const log = fakeLogger();
       const err = new RoomsError('E_TIMEOUT', 'late');
-      const promise = exposed('leave', (_first, _second, done) => done(err), log, false)(null, null)!;
+      const promise = exposed('leave', (_first, _second, done) => done(err), log, false, () => {})(null, null)!;
       for (let i = 0; i < 5; i++) await Promise.resolve();
       assert.equal(await promise.catch((reason: unknown) => reason), err);
       await macrotaskTurns(5);
@@ -306,7 +306,7 @@ describe('completion: how an operation\'s end reaches the caller', () => {
 
   describe('a usage error (the operation threw before changing anything)', () => {
     const usageError = () => new RoomsError('E_INVALID_SOCKET', 'sails.sockets.leave() got null as its socket');
-    const throwing = (err: RoomsError, log: Logger) => exposed('leave', () => { throw err; }, log, true);
+    const throwing = (err: RoomsError, log: Logger) => exposed('leave', () => { throw err; }, log, true, () => {});
 
     it('without a callback: warns once before returning, rejects the promise, and logs no error even if unhandled', async () => {
       const log = fakeLogger();

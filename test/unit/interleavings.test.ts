@@ -13,6 +13,7 @@ import { Server, Socket, type Namespace } from 'socket.io';
 import { DEFAULTS, type ResolvedRoomsConfig } from '../../lib/config';
 import type { RoomsError } from '../../lib/errors';
 import { RoomManager } from '../../lib/room-manager';
+import { OperationStats } from '../../lib/stats';
 import { startNode, type NodeLink } from '../../lib/transport/redis/node';
 import type { RoomsResult } from '../../lib/types';
 import { FakeClock } from '../support/fake-clock';
@@ -137,7 +138,7 @@ async function startSimulation() {
     void starting.then(() => { started = true; });
     while (!started) await runAll();
     const transport = await starting;
-    return { name, nsp, clock, link, manager: new RoomManager(nsp, transport), close: () => transport.close() };
+    return { name, nsp, clock, link, manager: new RoomManager(nsp, transport, new OperationStats()), close: () => transport.close() };
   };
   const a = await start('a');
   const b = await start('b');

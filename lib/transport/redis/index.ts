@@ -8,7 +8,6 @@
  *   registry.ts           the cluster's record, as Lua scripts on those connections
  *   gate.ts               socket.io's adapter receives through it, so a server can hold what it receives
  */
-import { randomBytes } from 'node:crypto';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Server } from 'socket.io';
 import type { ResolvedRoomsConfig } from '../../config';
@@ -22,18 +21,22 @@ import { requestChannelOf, startNode, withinTimeout } from './node';
 import { createRedisRegistry } from './registry';
 
 interface RedisTransportOptions {
+  /** This server's ID: every socket ID of this server starts with it (socket-ids.ts). */
+  uid: string;
   config: ResolvedRoomsConfig;
   io: Server;
   log: Logger;
   emit: TransportEvents;
 }
 
-export async function createRedisTransport({ config, io, log, emit }: RedisTransportOptions): Promise<ClusterTransport> {
-  const link = await openLink(config, log);
+export async function createRedisTransport({ uid, config, io, log, emit }: RedisTransportOptions): Promise<ClusterTransport> {
+  const link = await openLink(config, log, {
+    down: (err) => emit('rooms:redis:down', { id: uid, error: err instanceof Error ? err.message || err.name : String(err) }),
+    up: (downMs) => emit('rooms:redis:up', { id: uid, downMs }),
+  });
   const registry = createRedisRegistry(link.pub, { key: config.key, channel: requestChannelOf(config.key), sharded: link.sharded });
   return startNode({
-    // Short: every socket ID of this server starts with it (socket-ids.ts). 96 random bits.
-    uid: randomBytes(12).toString('base64url'),
+    uid,
     config,
     nsp: io.of('/'),
     log,

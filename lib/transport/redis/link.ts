@@ -69,24 +69,35 @@ async function awaitUserClients(clients: AnyRedisClient[], timeoutMs: number) {
   }
 }
 
-export async function openLink(config: ResolvedRoomsConfig, log: Logger): Promise<RedisLink> {
+/** Told when an outage of a connection the link had established begins, and when both are back. */
+export interface OutageListener {
+  down(err: unknown): void;
+  up(downMs: number): void;
+}
+
+export async function openLink(config: ResolvedRoomsConfig, log: Logger, outages: OutageListener): Promise<RedisLink> {
   const sharded = config.adapter === 'redis-sharded';
   const ownsClients = config.url !== undefined;
   const { pub, sub } = ownsClients
     ? createClientsFromUrl(config.url!)
     : { pub: config.pubClient as AnyRedisClient, sub: config.subClient as AnyRedisClient };
   // Without an 'error' listener a client error would crash the process. Reconnection attempts
-  // fail many times per outage: the first failure is reported, then the recovery.
-  let outageReported = false;
+  // fail many times per outage: the first failure is reported, then the recovery. Before the
+  // link is up, a failure is the lift's to report (it never had a connection to lose).
+  let established = false;
+  let outageSince: number | undefined;
   const onError = (err: unknown) => {
-    if (outageReported) return;
-    outageReported = true;
+    if (!established || outageSince !== undefined) return;
+    outageSince = Date.now();
     log.warn('sails-hook-rooms: lost the connection to Redis; cluster operations fail with E_UNAVAILABLE until it is back:', err);
+    outages.down(err);
   };
   const onBack = () => {
-    if (!outageReported || !isReady(pub) || !isReady(sub)) return;
-    outageReported = false;
-    log.warn('sails-hook-rooms: connected to Redis again.');
+    if (outageSince === undefined || !isReady(pub) || !isReady(sub)) return;
+    const downMs = Date.now() - outageSince;
+    outageSince = undefined;
+    log.warn(`sails-hook-rooms: connected to Redis again, after ${(downMs / 1000).toFixed(1)} s.`);
+    outages.up(downMs);
   };
   for (const client of [pub, sub]) {
     client.on('error', onError);
@@ -95,6 +106,7 @@ export async function openLink(config: ResolvedRoomsConfig, log: Logger): Promis
 
   if (ownsClients) await connectOwnClients(pub, sub, config.url!, config.timeout);
   else await awaitUserClients([pub, sub], config.timeout);
+  established = true;
 
   const added: Array<[AnyRedisClient, string, (...args: any[]) => void]> = [];
   const unsubscribers: Array<() => Promise<void>> = [];

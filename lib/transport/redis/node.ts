@@ -104,7 +104,10 @@ export async function startNode({
     send(channel, message, (err, receivers) => (err ? reject(err) : resolve(receivers!)));
   });
 
-  const peers = new Peers(clock);
+  const peers = new Peers(clock, undefined, (peer, change) => {
+    if (change === 'up') emit('rooms:peer:up', { id: uid, peer });
+    else emit('rooms:peer:down', { id: uid, peer, reason: change });
+  });
   const routes = new SocketRoutes();
   const gate = new Gate();
   const local = new LocalChanges();
@@ -440,6 +443,12 @@ export async function startNode({
       if (!partial && notCountedOn.length > 0) throw incomplete(notCountedOn, `the members of room ${JSON.stringify(room)}`, members);
       return members;
     },
+    stats: () => ({
+      redis: link.isReady() ? 'up' : 'down',
+      standing: standing.state,
+      peers: peers.describe(),
+      pending: requests.size,
+    }),
     leave: leaveCluster,
     async close() {
       if (closed) return;

@@ -16,11 +16,14 @@ export const PEER_EXPIRY_MS = 3500;
  */
 export const DEAF_AFTER_MS = 2500;
 
+/** A server became a member (`up`), or stopped being one: `fenced`, or `left` (lowered, or dropped from the record). */
+export type PeerChange = (peer: string, change: 'up' | 'fenced' | 'left') => void;
+
 export class Peers {
   readonly clocks = new PeerClocks();
   /** Members, and when each was last heard (clock.now()). */
   private readonly lastHeard = new Map<string, number>();
-  /** Fenced servers, and since when this server knows. */
+  /** Fenced servers, and when each was last heard (when it was fenced, if it never was). */
   private readonly fencedSince = new Map<string, number>();
   /** The members, one Set for every request sent while they do not change. */
   private liveSet: Set<string> | undefined;
@@ -28,7 +31,12 @@ export class Peers {
   private hellos = 0;
   private readonly helloAt = new Map<string, number>();
 
-  constructor(private readonly clock: Clock, private readonly expiryMs = PEER_EXPIRY_MS) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly expiryMs = PEER_EXPIRY_MS,
+    /** Told when a server becomes a member, and when a member stops being one. */
+    private readonly onChange: PeerChange = () => {},
+  ) {}
 
   /** Members known. */
   get size(): number {
@@ -61,8 +69,12 @@ export class Peers {
       if (!registered) return false;
       this.fencedSince.delete(peer);
     }
-    if (!this.lastHeard.has(peer)) this.liveSet = undefined;
+    const isNew = !this.lastHeard.has(peer);
     this.lastHeard.set(peer, this.clock.now());
+    if (isNew) {
+      this.liveSet = undefined;
+      this.onChange(peer, 'up');
+    }
     return true;
   }
 
@@ -78,14 +90,21 @@ export class Peers {
    */
   markFenced(peer: string, since = Infinity): void {
     if ((this.helloAt.get(peer) ?? 0) > since) return;
-    if (this.lastHeard.delete(peer)) this.liveSet = undefined;
+    const heard = this.lastHeard.get(peer);
     this.clocks.forget(peer);
-    if (!this.fencedSince.has(peer)) this.fencedSince.set(peer, this.clock.now());
+    if (!this.fencedSince.has(peer)) this.fencedSince.set(peer, heard ?? this.clock.now());
+    if (heard === undefined) return;
+    this.lastHeard.delete(peer);
+    this.liveSet = undefined;
+    this.onChange(peer, 'fenced');
   }
 
   /** It left the cluster (lowered, or dropped from the record). */
   forget(peer: string): void {
-    if (this.lastHeard.delete(peer)) this.liveSet = undefined;
+    if (this.lastHeard.delete(peer)) {
+      this.liveSet = undefined;
+      this.onChange(peer, 'left');
+    }
     this.fencedSince.delete(peer);
     this.helloAt.delete(peer);
     this.clocks.forget(peer);
@@ -94,6 +113,14 @@ export class Peers {
   /** The members: requests wait for each of them. */
   live(): Set<string> {
     return this.liveSet ??= new Set(this.lastHeard.keys());
+  }
+
+  /** Every server known, and how long ago it was last heard. */
+  describe(): Array<{ id: string; lastHeardMs: number; fenced: boolean }> {
+    const now = this.clock.now();
+    const members = [...this.lastHeard].map(([id, heard]) => ({ id, lastHeardMs: now - heard, fenced: false }));
+    const fenced = [...this.fencedSince].map(([id, heard]) => ({ id, lastHeardMs: now - heard, fenced: true }));
+    return [...members, ...fenced];
   }
 
   /** Members silent for longer than the expiry: to be fenced. */
