@@ -1,5 +1,5 @@
 import { RoomsError, describeValue } from './errors';
-import type { RedisClientLike, RoomsConfig } from './types';
+import type { PrometheusRegistryLike, RedisClientLike, RoomsConfig } from './types';
 
 export type AdapterName = 'memory' | 'redis' | 'redis-sharded';
 
@@ -12,6 +12,7 @@ export interface ResolvedRoomsConfig {
   key: string;
   confirm: 'cluster' | 'local';
   timeout: number;
+  metrics: { registry: PrometheusRegistryLike } | undefined;
 }
 
 export const DEFAULTS = {
@@ -23,7 +24,7 @@ export const DEFAULTS = {
 
 const ADAPTERS: readonly AdapterName[] = ['memory', 'redis', 'redis-sharded'];
 const CONFIRM_MODES = ['cluster', 'local'] as const;
-const KNOWN_KEYS = ['adapter', 'url', 'pubClient', 'subClient', 'key', 'confirm', 'timeout'];
+const KNOWN_KEYS = ['adapter', 'url', 'pubClient', 'subClient', 'key', 'confirm', 'timeout', 'metrics'];
 // setTimeout's own ceiling: a larger value would fire at once.
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -40,6 +41,12 @@ function isRedisClient(value: unknown): boolean {
   // node-redis v4+ and ioredis both expose publish(); subscribers need one of the subscribe forms.
   return typeof client.publish === 'function'
     && (typeof client.subscribe === 'function' || typeof client.pSubscribe === 'function');
+}
+
+function isRegistry(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const registry = value as Record<string, unknown>;
+  return ['getSingleMetric', 'removeSingleMetric', 'registerMetric'].every((method) => typeof registry[method] === 'function');
 }
 
 /** Redis URL with any password replaced, safe for logs and error messages. */
@@ -108,6 +115,11 @@ export function resolveConfig(raw: unknown): ResolvedRoomsConfig {
     throw invalid(missing, undefined, 'pass both pubClient and subClient (two connections), or neither and set url');
   }
 
+  const { metrics } = config;
+  if (metrics !== undefined && !isRegistry((metrics as { registry?: unknown } | null)?.registry)) {
+    throw invalid('metrics', metrics, "use { registry } with a prom-client Registry (e.g. require('prom-client').register), or leave it out");
+  }
+
   if (adapter === 'memory') {
     const stray = url !== undefined ? 'url' : pubClient !== undefined ? 'pubClient' : undefined;
     if (stray) {
@@ -130,5 +142,6 @@ export function resolveConfig(raw: unknown): ResolvedRoomsConfig {
     key,
     confirm: confirm as 'cluster' | 'local',
     timeout,
+    metrics: metrics as ResolvedRoomsConfig['metrics'],
   };
 }

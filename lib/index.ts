@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULTS, maskUrl, resolveConfig, type ResolvedRoomsConfig } from './config';
 import * as errors from './errors';
+import { assertMetricsPossible, registerMetrics } from './metrics';
 import { RoomManager } from './room-manager';
 import type { HookContext, SailsApp } from './sails';
 import { createRoomsApi, type RoomsApi } from './sockets-api';
@@ -99,6 +100,7 @@ function roomsHook(sails: SailsApp) {
       assertSocketsHookPresent(sails);
       config = resolveConfig(sails.config[this.configKey]);
       assertNoSocketsAdapter(sails);
+      if (config.metrics) assertMetricsPossible(config.metrics.registry);
     },
 
     async initialize(this: HookContext): Promise<void> {
@@ -145,6 +147,7 @@ function roomsHook(sails: SailsApp) {
           operations: operations.snapshot(),
         };
       };
+      const unregisterMetrics = config!.metrics ? registerMetrics(config!.metrics.registry, operations, stats) : () => {};
       api = createRoomsApi(manager, operations, sails.log, { warnUsageErrors: false });
       const restoreSockets = installOnSockets(sails.sockets, createRoomsApi(manager, operations, sails.log, { warnUsageErrors: true }));
       sails.log.info(liftedLine(uid, config!, transport.stats().peers.length));
@@ -152,6 +155,7 @@ function roomsHook(sails: SailsApp) {
         sails.config.beforeShutdown = appBeforeShutdown;
         api = undefined;
         stats = undefined;
+        unregisterMetrics();
         restoreSockets();
         closeTransport();
       };

@@ -58,6 +58,15 @@ export interface RoomsConfig {
   confirm?: 'cluster' | 'local';
   /** Milliseconds to wait for other servers before failing with `E_TIMEOUT`. */
   timeout?: number;
+  /** Prometheus metrics (`sails_rooms_*`) in a prom-client `Registry` of yours; prom-client must be installed. */
+  metrics?: { registry: PrometheusRegistryLike };
+}
+
+/** A prom-client `Registry` (typed loosely, so that prom-client stays optional). */
+export interface PrometheusRegistryLike {
+  getSingleMetric(name: string): unknown;
+  removeSingleMetric(name: string): void;
+  registerMetric(metric: never): void;
 }
 
 /** The operations `sails.sockets` gets from this hook (callback or promise). */

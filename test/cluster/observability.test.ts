@@ -16,10 +16,17 @@ import { freePort, liftFixture, lowerFixture, type SailsTestApp } from '../suppo
 import { startChild } from '../support/processes';
 import { startProxy, type RedisProxy } from '../support/proxy';
 import { startRedis, type TestRedis } from '../support/redis';
+import { Registry } from 'prom-client';
 import type { RoomsStats } from '../../lib/types';
 
 /** The server ID a socket ID names (lib/transport/redis/socket-ids.ts). */
 const serverOf = (socketId: string) => socketId.slice(0, socketId.indexOf('.'));
+
+/** The value of one series in a registry's text output. */
+async function metric(registry: Registry, series: string): Promise<number | undefined> {
+  const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
 
 /** Records what `app.log[level]` is given from now on. */
 function logged(app: SailsTestApp, level: 'verbose' | 'warn') {
@@ -109,12 +116,13 @@ describe('stats, events and logs', function () {
     let b: TestServer | undefined;
     let onB: TestClient | undefined;
     let peerUps: { received: Array<Record<string, unknown>>; stop(): void };
+    const registry = new Registry();
 
     before(async () => {
       // A user with a password, for A's URL to show it masked; the others use the default user.
       redis = await startRedis(['--user', 'user', 'on', '>s3cret', '~*', '&*', '+@all']);
       proxy = await startProxy(redis.port);
-      app = await liftFixture({ rooms: { adapter: 'redis', url: proxy.url.replace('//', '//user:s3cret@'), timeout: 2000 } });
+      app = await liftFixture({ rooms: { adapter: 'redis', url: proxy.url.replace('//', '//user:s3cret@'), timeout: 2000, metrics: { registry } } });
       peerUps = record(app as never, 'rooms:peer:up');
     });
 
@@ -162,7 +170,10 @@ describe('stats, events and logs', function () {
         assert.equal(outcomes.ok, 1, `${operation}: ${JSON.stringify(outcomes)}`);
         assert.equal(confirm.count, 1);
         assert.ok(confirm.p50Ms! > 0 && confirm.p50Ms! <= confirm.p99Ms! && confirm.p99Ms! < 2000, JSON.stringify(confirm));
+        assert.equal(await metric(registry, `sails_rooms_confirm_duration_seconds_count{operation="${operation}"}`), 1);
       }
+      assert.equal(await metric(registry, 'sails_rooms_peers{state="member"}'), 1);
+      assert.equal(await metric(registry, 'sails_rooms_redis_up'), 1);
     });
 
     it('Redis away from A: rooms:redis:down, stats say down, operations fail E_UNAVAILABLE (counted, logged at verbose); back: rooms:redis:up', async () => {
@@ -176,6 +187,7 @@ describe('stats, events and logs', function () {
         assert.equal(event.id, app.hooks.rooms.stats().id);
         assert.equal(typeof event.error, 'string');
         assert.equal(app.hooks.rooms.stats().redis, 'down');
+        assert.equal(await metric(registry, 'sails_rooms_redis_up'), 0);
         await assert.rejects(app.sockets.leave(id, 'anything'), { code: 'E_UNAVAILABLE' });
         assert.equal(app.hooks.rooms.stats().operations.leave.outcomes.E_UNAVAILABLE, 1);
         assert.ok(verbose.lines.some((line) => /leave\(\) failed: RoomsError \[E_UNAVAILABLE\]/.test(line)), verbose.lines.join('\n'));
@@ -218,6 +230,7 @@ describe('stats, events and logs', function () {
         assert.deepEqual(await down, { id: app.hooks.rooms.stats().id, peer: cId, reason: 'fenced' });
         const listed = app.hooks.rooms.stats().peers.find((peer) => peer.id === cId);
         assert.ok(listed?.fenced && listed.lastHeardMs >= 3500, JSON.stringify(listed));
+        assert.equal(await metric(registry, 'sails_rooms_peers{state="fenced"}'), 1);
       } finally {
         await stopCluster([c]);
       }
