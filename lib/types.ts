@@ -22,8 +22,12 @@ export interface RoomsResult {
 
 export type RoomsCallback = (err: RoomsError | null, result?: RoomsResult) => void;
 
-/** Anything that names a socket: a socket request `req`, a socket.io `Socket`, or a socket ID. */
-export type SocketLike = string | Socket | { isSocket: true; socket: Socket };
+/**
+ * Anything that names a socket: a socket request `req`, a socket.io `Socket`, or a socket ID.
+ * `isSocket` is a `boolean`: `if (!req.isSocket) return` cannot narrow a request whose `isSocket` is
+ * a plain boolean, so whether it is `true` is checked at run time (`E_INVALID_SOCKET` if not).
+ */
+export type SocketLike = string | Socket | { isSocket: boolean; socket: Socket };
 export type SocketsArg = SocketLike | readonly SocketLike[];
 export type RoomsArg = string | readonly string[];
 
@@ -177,10 +181,14 @@ export interface RoomsStats {
   operations: Record<RoomsOperationName, RoomsOperationStats>;
 }
 
-/** The parts of the Sails app this hook adds or types; use it as the type of `sails` in TypeScript. */
+/**
+ * The parts of the Sails app this hook adds or types, and nothing else: intersect it with your own
+ * type of `sails` (`declare var sails: MyApp & SailsWithRooms`). A whole app type: `Sails` in
+ * `sails-hook-rooms/augment`.
+ */
 export interface SailsWithRooms {
   sockets: RoomsSockets;
   io: Server;
-  hooks: { rooms: RoomsHookApi } & Record<string, unknown>;
-  config: { rooms: RoomsConfig } & Record<string, unknown>;
+  hooks: { rooms: RoomsHookApi };
+  config: { rooms: RoomsConfig };
 }

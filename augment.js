@@ -1,0 +1,1 @@
+// Types only: see augment.d.ts. Lets `import 'sails-hook-rooms/augment'` load at run time too.

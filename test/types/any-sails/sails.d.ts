@@ -1,0 +1,2 @@
+// A project's own, untyped declaration of the `sails` global.
+declare var sails: any;
