@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { liftFixture, lowerFixture, type SailsTestApp } from '../support/fixture';
+import { loggedMessages } from '../support/logs';
 import { activeResourceCounts, waitForResourcesBackTo, type ResourceCounts } from '../support/resources';
 
 const PASSWORD = 'hunter2-s3cret';
@@ -12,12 +13,12 @@ const PASSWORD = 'hunter2-s3cret';
 /** Something that passes for a connected Redis client; the lift fails before it is used. */
 const fakeRedisClient = () => ({ publish() {}, subscribe() {}, pSubscribe() {}, isReady: true });
 
-/** Lifts the fixture expecting failure (quietly); resolves with the error and how long it took. */
+/** Lifts the fixture expecting failure; resolves with the error and how long it took. */
 async function liftFailure(config: Record<string, unknown>): Promise<{ error: Error & { code?: string }; ms: number }> {
   const started = Date.now();
   let app: SailsTestApp | undefined;
   try {
-    app = await liftFixture({ log: { level: 'silent' }, ...config });
+    app = await liftFixture(config);
   } catch (error) {
     return { error: error as Error & { code?: string }, ms: Date.now() - started };
   }
@@ -95,6 +96,7 @@ describe('sails.config.rooms', function () {
         for (const mention of bad.mentions) assert.match(error.message, mention);
         assert.ok(!error.message.includes(PASSWORD), `the message shows the password: ${error.message}`);
         assert.ok(!String(error.stack).includes(PASSWORD), 'the stack shows the password');
+        assert.deepEqual(loggedMessages({ message: PASSWORD }), [], 'the log shows the password');
       });
     }
   });

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { CLIENT_KINDS } from '../support/clients';
 import { liftFixture, lowerFixture, urlOf, type SailsTestApp } from '../support/fixture';
+import { loggedMessages } from '../support/logs';
 
 const prototypes = () => [Object.prototype, Array.prototype, String.prototype, Function.prototype]
   .map((prototype) => Object.getOwnPropertyNames(prototype).join(','));
@@ -25,6 +26,7 @@ describe('socket request bodies with "__proto__" keys (Sails\' body merge)', fun
         const polluting = await client.request('post', '/rooms/leave-fun-room', JSON.parse('{"roomName": {"__proto__": "abc"}}'));
         assert.equal(polluting.statusCode, 500);
         assert.match(String(polluting.body), /E_INVALID_ROOM|got an object as roomName/);
+        assert.equal(loggedMessages({ level: 'error', message: /^Sending 500 \("Server Error"\) response: \n\s*RoomsError \[E_INVALID_ROOM\]/ }).length, 1);
         const beside = await client.request('post', '/rooms/leave-fun-room', JSON.parse('{"__proto__": {"polluted": true}, "roomName": "fun"}'));
         assert.equal(beside.statusCode, 200);
         assert.deepEqual(prototypes(), before);

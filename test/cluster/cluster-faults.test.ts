@@ -3,6 +3,7 @@ import { connectRaw, connectSailsIo, type TestClient } from '../support/clients'
 import { assertHealthy, startCluster, stopCluster, type TestServer } from '../support/cluster';
 import { nextEvent, waitFor } from '../support/events';
 import { freePort, liftFixture } from '../support/fixture';
+import { loggedMessages } from '../support/logs';
 import { startRedis, type TestRedis } from '../support/redis';
 
 describe('Redis faults', function () {
@@ -23,6 +24,8 @@ describe('Redis faults', function () {
       );
       // The timeout, plus what Sails takes to give up a lift.
       assert.ok(Date.now() - started < 1000 + 2000, `lift failed after ${Date.now() - started} ms`);
+      assert.equal(loggedMessages({ level: 'error', message: /^A hook \(`rooms`\) failed to load!$/ }).length, 1);
+      assert.deepEqual(loggedMessages({ message: 's3cret' }), [], 'the log shows the password');
     });
   });
 

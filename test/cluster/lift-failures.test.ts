@@ -22,6 +22,7 @@ const EXIT_WITHIN_MS = 15_000;
 /** Lifts the fixture app in a process of its own as `user`; resolves with its exit code and output once it exits. */
 async function liftAs(redis: TestRedis, user: string, adapter = 'redis') {
   const child = startChild(process.execPath, [APP], {
+    name: user,
     env: { ...process.env, PORT: '0', SERVER_NAME: user, LOG_LEVEL: 'warn', ROOMS_ADAPTER: adapter, ROOMS_TIMEOUT: '3000', REDIS_URL: `redis://${user}:pw@127.0.0.1:${redis.port}` },
   });
   const timer = setTimeout(() => child.process.kill('SIGKILL'), EXIT_WITHIN_MS);

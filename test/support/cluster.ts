@@ -31,6 +31,7 @@ export async function postJson<T = any>(baseUrl: string, route: string, body: Re
 export async function launch(name: string, env: Record<string, string>, main = APP): Promise<TestServer> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = startChild(process.execPath, [main], {
+    name,
     env: {
       ...process.env,
       SERVER_NAME: name,

@@ -1,6 +1,7 @@
 /** The fixture Sails app, lifted in this process. */
 import type { Server } from 'socket.io';
 import type { RoomsHookApi, RoomsSockets } from '../../lib/types';
+import { isCapturing, sailsLogConfig } from './logs';
 
 // The fixture is plain JS, as a Sails app is.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -22,7 +23,18 @@ export interface SailsTestApp {
   lower(cb: (err?: Error) => void): void;
 }
 
-export const { liftFixture, lowerFixture, urlOf, freePort, APP_PATH } = fixture;
+export const { lowerFixture, urlOf, freePort, APP_PATH } = fixture;
+
+/**
+ * Lifts the fixture app (`config` over config/*.js). Under mocha its log is recorded by
+ * test/support/logs.ts under `sails:<port>`, not printed; `config.log` may still set e.g. the level.
+ */
+export async function liftFixture(config: Record<string, unknown> = {}): Promise<SailsTestApp> {
+  if (!isCapturing()) return fixture.liftFixture(config);
+  const port = (config.port as number | undefined) ?? await freePort();
+  const log = sailsLogConfig(`sails:${port}`, config.log as Record<string, unknown> | undefined);
+  return fixture.liftFixture({ ...config, port, log });
+}
 
 /** Replaces `app.log[level]` for the duration of a test; returns the captured messages. */
 export function captureLog(app: SailsTestApp, level: 'warn' | 'error'): { messages: string[]; restore(): void } {

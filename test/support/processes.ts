@@ -1,6 +1,8 @@
 /** Child processes for tests: started, awaited on a line of output, and always stopped. */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
+import path from 'node:path';
+import { childOutputRecorder } from './logs';
 
 export interface Child {
   process: ChildProcess;
@@ -12,16 +14,23 @@ export interface Child {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function startChild(command: string, args: string[], options: SpawnOptions = {}): Child {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+/**
+ * Starts `command`; its output is kept, not printed: test/support/logs.ts records it under
+ * `options.name` (the command's name by default), for the test's log.
+ */
+export function startChild(command: string, args: string[], options: SpawnOptions & { name?: string } = {}): Child {
+  const { name = path.basename(command), ...spawnOptions } = options;
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
   let output = '';
   const waiters = new Set<() => void>();
-  const onData = (chunk: Buffer) => {
-    output += chunk.toString();
+  const onData = (recordLines: (chunk: string) => void) => (chunk: Buffer) => {
+    const text = chunk.toString();
+    output += text;
+    recordLines(text);
     for (const check of waiters) check();
   };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
+  child.stdout?.on('data', onData(childOutputRecorder(name)));
+  child.stderr?.on('data', onData(childOutputRecorder(name)));
   const exited = child.exitCode !== null ? Promise.resolve() : once(child, 'exit').then(() => undefined);
 
   return {
@@ -58,7 +67,7 @@ export function startChild(command: string, args: string[], options: SpawnOption
 }
 
 /** Runs a command to completion; rejects with its output if it fails. */
-export async function run(command: string, args: string[], options: SpawnOptions = {}): Promise<string> {
+export async function run(command: string, args: string[], options: SpawnOptions & { name?: string } = {}): Promise<string> {
   const child = startChild(command, args, options);
   const [code] = await once(child.process, 'exit');
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}:\n${child.output()}`);

@@ -27,7 +27,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   let server: Child | undefined;
 
   async function start() {
-    server = startChild('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs]);
+    server = startChild('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], { name: `redis:${port}` });
     await server.waitForOutput(/Ready to accept connections/, 10_000);
   }
 
@@ -82,7 +82,7 @@ export async function startRedisCluster(masters = 3): Promise<TestRedisCluster> 
       const child = startChild('redis-server', [
         '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
         '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--dir', dir,
-      ]);
+      ], { name: `redis:${port}` });
       nodes.push({ port, child });
       await child.waitForOutput(/Ready to accept connections/, 10_000);
     }

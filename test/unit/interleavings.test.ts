@@ -18,10 +18,11 @@ import { startNode, type NodeLink } from '../../lib/transport/redis/node';
 import type { RoomsResult } from '../../lib/types';
 import { FakeClock } from '../support/fake-clock';
 import { FakeRedis } from '../support/fake-redis';
+import { record } from '../support/logs';
 import { addSimulatedSockets } from '../support/simulated-sockets';
 
 const TIMEOUT_MS = 3000;
-const CONFIG: ResolvedRoomsConfig = { ...DEFAULTS, adapter: 'redis', url: 'redis://fake', pubClient: undefined, subClient: undefined, timeout: TIMEOUT_MS };
+const CONFIG: ResolvedRoomsConfig = { ...DEFAULTS, adapter: 'redis', url: 'redis://fake', pubClient: undefined, subClient: undefined, timeout: TIMEOUT_MS, metrics: undefined };
 const ADAPTER_CHANNEL = 'adapter';
 
 /** B's sockets and their rooms before the steps. */
@@ -375,7 +376,7 @@ describe('the partition guarantees over generated interleavings (real parts, fak
     }), { numRuns: Number(process.env.INTERLEAVING_RUNS ?? 2000) });
     // The schedules did reach the interesting cases.
     assert.ok(fenced > 0 && schedules > 0, `no schedule fenced B (${schedules} schedules)`);
-    console.log(`      ${schedules} schedules: B fenced in ${fenced}, last resort in ${lastResorts}`);
+    record('interleavings', 'info', `${schedules} schedules: B fenced in ${fenced}, last resort in ${lastResorts}`);
   });
 });
 
