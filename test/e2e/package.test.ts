@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, mkdir, rm, writeFile, readdir } from 'node:fs/promises';
+import { access, cp, mkdtemp, mkdir, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connectSailsIo, type TestClient } from '../support/clients';
@@ -27,6 +27,46 @@ const SEED_ACTION = `
       });
     });
   }`;
+
+/** Every installed copy of package `name` under `dir` ("node_modules/…/node_modules/name"), with its version. */
+async function installedCopies(dir: string, name: string): Promise<string[]> {
+  const files = await readdir(path.join(dir, 'node_modules'), { recursive: true });
+  const copies = files.filter((file) => file === path.join(name, 'package.json')
+    || file.endsWith(path.join(path.sep, 'node_modules', name, 'package.json')));
+  return Promise.all(copies.sort().map(async (file) => {
+    const { version } = JSON.parse(await readFile(path.join(dir, 'node_modules', file), 'utf8')) as { version: string };
+    return `${path.join('node_modules', path.dirname(file))}@${version}`;
+  }));
+}
+
+/**
+ * The files that `markdownFile`'s relative links and images point to, and theirs in turn, as paths
+ * relative to `root`; those that do not exist are listed as "missing: <path> (from <file>)".
+ */
+async function linkedFiles(root: string, markdownFile: string): Promise<string[]> {
+  const seen = new Set<string>();
+  const pending = [markdownFile];
+  const found: string[] = [];
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    const text = await readFile(path.join(root, file), 'utf8');
+    for (const match of text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) {
+      const link = match[1]!;
+      if (/^[a-z][a-z0-9+.-]*:/i.test(link) || link.startsWith('#')) continue;
+      const target = path.normalize(path.join(path.dirname(file), link.split('#')[0]!));
+      if (seen.has(target)) continue;
+      seen.add(target);
+      try {
+        await access(path.join(root, target));
+        found.push(target);
+        if (target.endsWith('.md')) pending.push(target);
+      } catch {
+        found.push(`missing: ${target} (from ${file})`);
+      }
+    }
+  }
+  return found.sort();
+}
 
 /** A new Sails app as `sails new` would shape it, with no setup for the hook but the install. */
 const APP_FILES: Record<string, string> = {
@@ -119,6 +159,34 @@ describe('the packed package in a new Sails app', function () {
   it('is discovered as the `rooms` hook with no setup but `npm install`', () => {
     // sails-hook-sockets' own is `leaveRoom`.
     assert.match(server!.output(), /lifted; sails.sockets.leave is leave, sails.hooks.rooms.membersOf is a function/);
+  });
+
+  it('installs one socket.io and one socket.io-adapter, shared with sails-hook-sockets', async () => {
+    // The hook only types the socket.io that sails-hook-sockets runs: it must not bring its own.
+    const copies = await installedCopies(appDir, 'socket.io');
+    assert.equal(copies.length, 1, `one socket.io: ${copies.join(', ')}`);
+    const resolvedFrom = (dir: string) => require.resolve('socket.io', { paths: [path.join(appDir, 'node_modules', dir)] });
+    assert.equal(resolvedFrom('sails-hook-rooms'), resolvedFrom('sails-hook-sockets'));
+    const adapters = await installedCopies(appDir, 'socket.io-adapter');
+    assert.equal(adapters.length, 1, `one socket.io-adapter for socket.io and @socket.io/redis-adapter: ${adapters.join(', ')}`);
+  });
+
+  it("has type declarations that compile in the app against the app's socket.io", async () => {
+    await writeFile(path.join(appDir, 'typed.ts'), `import type { SocketLike } from 'sails-hook-rooms';
+import type { Socket } from 'socket.io';
+export const named: SocketLike = null as unknown as Socket;
+`);
+    await run(process.execPath, [
+      require.resolve('typescript/bin/tsc'), '--noEmit', '--strict', '--skipLibCheck', 'false',
+      '--target', 'ES2022', '--module', 'commonjs', '--esModuleInterop', 'typed.ts',
+    ], { cwd: appDir });
+  });
+
+  it('ships every file its README links to, and the files those link to', async () => {
+    const packageDir = path.join(appDir, 'node_modules/sails-hook-rooms');
+    const linked = await linkedFiles(packageDir, 'README.md');
+    assert.ok(linked.some((file) => /\.(svg|png)$/.test(file)), `the README's chart among its links: ${linked.join(', ')}`);
+    assert.deepEqual(linked.filter((file) => file.startsWith('missing:')), []);
   });
 
   it('runs the documentation example leaveFunRoom as written', async () => {
