@@ -44,6 +44,22 @@ function installOnSockets(sockets: Record<string, unknown>, api: RoomsApi): () =
   };
 }
 
+/**
+ * Resolves once sails-hook-orm has loaded, or after `ms`. Sails lowers the app as soon as a hook
+ * fails, and an ORM still loading then crashes the process (waterline reads a datastore already
+ * torn down): a failed lift is reported once the ORM is done.
+ */
+function ormLoaded(sails: SailsApp, ms: number): Promise<void> {
+  if (!sails.hooks.orm) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms).unref();
+    sails.after('hook:orm:loaded', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** The line a lifted server logs: what it is attached to, and whom it found. */
 function liftedLine(uid: string, config: ResolvedRoomsConfig, peers: number): string {
   if (config.adapter === 'memory') {
@@ -115,7 +131,10 @@ function roomsHook(sails: SailsApp) {
 
       // Short: on Redis every socket ID of this server starts with it (socket-ids.ts). 96 random bits.
       const uid = randomBytes(12).toString('base64url');
-      const transport: ClusterTransport = await createTransport(uid, config!, sails.io, sails.log, emitSoon);
+      const transport: ClusterTransport = await createTransport(uid, config!, sails.io, sails.log, emitSoon).catch(async (err: unknown) => {
+        await ormLoaded(sails, config!.timeout);
+        throw err;
+      });
       const closeTransport = () => {
         transport.close().catch((err: unknown) => sails.log.warn('sails-hook-rooms: closing the cluster transport failed:', err));
       };
