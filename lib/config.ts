@@ -1,5 +1,6 @@
+import { createSecureContext } from 'node:tls';
 import { RoomsError, describeValue } from './errors';
-import type { PrometheusRegistryLike, RedisClientLike, RoomsConfig } from './types';
+import type { PrometheusRegistryLike, RedisClientLike, RoomsConfig, RoomsSentinelConfig, RoomsTlsOptions } from './types';
 
 export type AdapterName = 'memory' | 'redis' | 'redis-sharded';
 
@@ -7,6 +8,9 @@ export type AdapterName = 'memory' | 'redis' | 'redis-sharded';
 export interface ResolvedRoomsConfig {
   adapter: AdapterName;
   url: string | undefined;
+  /** For the connections the hook makes; with a `url`, a rediss:// one. */
+  tls?: RoomsTlsOptions;
+  sentinel?: RoomsSentinelConfig;
   pubClient: RedisClientLike | undefined;
   subClient: RedisClientLike | undefined;
   key: string;
@@ -24,7 +28,7 @@ export const DEFAULTS = {
 
 const ADAPTERS: readonly AdapterName[] = ['memory', 'redis', 'redis-sharded'];
 const CONFIRM_MODES = ['cluster', 'local'] as const;
-const KNOWN_KEYS = ['adapter', 'url', 'pubClient', 'subClient', 'key', 'confirm', 'timeout', 'metrics'];
+const KNOWN_KEYS = ['adapter', 'url', 'tls', 'sentinel', 'pubClient', 'subClient', 'key', 'confirm', 'timeout', 'metrics'];
 // setTimeout's own ceiling: a larger value would fire at once.
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -47,6 +51,137 @@ function isRegistry(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const registry = value as Record<string, unknown>;
   return ['getSingleMetric', 'removeSingleMetric', 'registerMetric'].every((method) => typeof registry[method] === 'function');
+}
+
+const TLS_KEYS = ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'];
+
+/** What is wrong with a PEM string or Buffer, if anything; a string that is no PEM is usually a file's path. */
+function pemProblem(value: unknown, showValue: boolean): string | undefined {
+  const isBuffer = Buffer.isBuffer(value);
+  if (typeof value !== 'string' && !isBuffer) {
+    // A private key is never shown, whatever it is.
+    return `${showValue ? describeValue(value) : `a value of type ${value === null ? 'null' : typeof value}`}: use a PEM string or a Buffer`;
+  }
+  if ((value as string | Buffer).includes('-----BEGIN ')) return undefined;
+  const shown = isBuffer ? `a Buffer of ${(value as Buffer).length} bytes` : showValue ? describeValue(value) : `a string of length ${(value as string).length}`;
+  return `${shown}, not PEM: pass the file's contents (e.g. fs.readFileSync('/path/to/file.pem')), not its path`;
+}
+
+/** Validates `sails.config.rooms.tls`: only for connections the hook makes, and with a url only a rediss:// one. */
+function resolveTls(tls: unknown, url: unknown, pubClient: unknown): RoomsTlsOptions | undefined {
+  if (tls === undefined) return undefined;
+  if (typeof tls !== 'object' || tls === null || Array.isArray(tls) || Buffer.isBuffer(tls)) {
+    throw invalid('tls', tls, `use an object with any of ${TLS_KEYS.join(', ')}, e.g. { ca: fs.readFileSync('redis-ca.pem') }; a rediss:// url alone uses TLS with the system's CAs`);
+  }
+  if (pubClient !== undefined) {
+    throw new RoomsError(
+      'E_INVALID_CONFIG',
+      'sails.config.rooms.tls is set with pubClient/subClient: tls applies only to the connections the hook makes (from url); '
+        + "set TLS on your own clients (e.g. createClient({ url: 'rediss://…', socket: { ca } })) and remove tls (config/rooms.js).",
+    );
+  }
+  if (typeof url === 'string' && !url.startsWith('rediss://')) {
+    throw new RoomsError(
+      'E_INVALID_CONFIG',
+      `sails.config.rooms.tls is set but sails.config.rooms.url is ${maskUrl(url)}, without TLS: use a rediss:// URL for TLS, or remove tls (config/rooms.js).`,
+    );
+  }
+  const options = tls as Record<string, unknown>;
+  for (const name of Object.keys(options)) {
+    if (TLS_KEYS.includes(name)) continue;
+    throw new RoomsError(
+      'E_INVALID_CONFIG',
+      `sails.config.rooms.tls.${name} is not a TLS setting of sails-hook-rooms: remove it, or use one of ${TLS_KEYS.join(', ')} (config/rooms.js).`,
+    );
+  }
+  const fail = (name: string, problem: string) => new RoomsError('E_INVALID_CONFIG', `sails.config.rooms.tls.${name} is ${problem} (config/rooms.js).`);
+  const { ca, cert, key, servername, rejectUnauthorized } = options;
+  if (ca !== undefined) {
+    const all = Array.isArray(ca) ? ca : [ca];
+    const problem = all.length === 0 ? 'an empty array: give at least one CA certificate, or leave ca out' : all.map((one) => pemProblem(one, true)).find(Boolean);
+    if (problem) throw fail('ca', problem);
+  }
+  const certProblem = cert === undefined ? undefined : pemProblem(cert, true);
+  if (certProblem) throw fail('cert', certProblem);
+  const keyProblem = key === undefined ? undefined : pemProblem(key, false);
+  if (keyProblem) throw fail('key', keyProblem);
+  if ((cert === undefined) !== (key === undefined)) {
+    throw fail(cert === undefined ? 'cert' : 'key', 'missing: a client certificate needs both tls.cert and tls.key');
+  }
+  if (servername !== undefined && (typeof servername !== 'string' || servername === '')) {
+    throw fail('servername', `${describeValue(servername)}: use the host name Redis' certificate names, e.g. 'redis.example.com'`);
+  }
+  if (rejectUnauthorized !== undefined && typeof rejectUnauthorized !== 'boolean') {
+    throw fail('rejectUnauthorized', `${describeValue(rejectUnauthorized)}: use true (the default) or false (any certificate, for tests only)`);
+  }
+  try {
+    // Loaded now, a bad PEM or a key of another certificate fails here, not at every connection attempt.
+    createSecureContext({ ca, cert, key } as RoomsTlsOptions);
+  } catch (err) {
+    const { reason, code } = err as Error & { reason?: string; code?: string };
+    throw new RoomsError(
+      'E_INVALID_CONFIG',
+      `sails.config.rooms.tls could not be loaded (${reason ?? (err as Error).message}${code ? `, ${code}` : ''}): `
+        + 'check that ca and cert hold PEM certificates and key the private key of cert (config/rooms.js).',
+    );
+  }
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as RoomsTlsOptions;
+}
+
+const SENTINEL_KEYS = ['name', 'nodes', 'password', 'username', 'sentinelPassword', 'sentinelUsername', 'db'];
+const MAX_PORT = 65535;
+
+/** Validates `sails.config.rooms.sentinel`; a password is never shown, whatever it is. */
+function resolveSentinel(sentinel: unknown): RoomsSentinelConfig | undefined {
+  if (sentinel === undefined) return undefined;
+  const example = "{ name: 'mymaster', nodes: [{ host: '10.0.0.5', port: 26379 }] }";
+  if (typeof sentinel !== 'object' || sentinel === null || Array.isArray(sentinel)) {
+    throw invalid('sentinel', sentinel, `use an object such as ${example}`);
+  }
+  const options = sentinel as Record<string, unknown>;
+  for (const name of Object.keys(options)) {
+    if (SENTINEL_KEYS.includes(name)) continue;
+    throw new RoomsError(
+      'E_INVALID_CONFIG',
+      `sails.config.rooms.sentinel.${name} is not a Sentinel setting of sails-hook-rooms: remove it, or use one of ${SENTINEL_KEYS.join(', ')} (config/rooms.js).`,
+    );
+  }
+  const { name, nodes, password, username, sentinelPassword, sentinelUsername, db } = options;
+  if (typeof name !== 'string' || name === '') {
+    throw invalid('sentinel.name', name, "use the primary's name, as in the sentinels' 'sentinel monitor <name> …' line");
+  }
+  if (!Array.isArray(nodes) || nodes.length === 0) {
+    throw invalid('sentinel.nodes', nodes, `use an array of one or more sentinels' { host, port }, as in ${example}`);
+  }
+  const checked = nodes.map((node: unknown, i) => {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) {
+      throw invalid(`sentinel.nodes[${i}]`, node, "use a sentinel's { host, port }, e.g. { host: '10.0.0.5', port: 26379 }");
+    }
+    const { host, port } = node as Record<string, unknown>;
+    if (typeof host !== 'string' || host === '') {
+      throw invalid(`sentinel.nodes[${i}].host`, host, "use a sentinel's host name or IP address, e.g. '10.0.0.5'");
+    }
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > MAX_PORT) {
+      throw invalid(`sentinel.nodes[${i}].port`, port, `use a sentinel's port, a whole number from 1 to ${MAX_PORT} (26379 by default)`);
+    }
+    return { host, port };
+  });
+  for (const [key, value] of [['username', username], ['sentinelUsername', sentinelUsername]] as const) {
+    if (value !== undefined && (typeof value !== 'string' || value === '')) throw invalid(`sentinel.${key}`, value, 'use an ACL user name, or leave it out');
+  }
+  for (const [key, value] of [['password', password], ['sentinelPassword', sentinelPassword]] as const) {
+    if (value !== undefined && typeof value !== 'string') {
+      throw new RoomsError('E_INVALID_CONFIG', `sails.config.rooms.sentinel.${key} is a value of type ${value === null ? 'null' : typeof value}: use a string, or leave it out (config/rooms.js).`);
+    }
+  }
+  if (db !== undefined && (typeof db !== 'number' || !Number.isInteger(db) || db < 0)) {
+    throw invalid('sentinel.db', db, 'use a database number, a whole number from 0 (the default)');
+  }
+  const resolved: RoomsSentinelConfig = { name, nodes: checked };
+  for (const [key, value] of Object.entries({ password, username, sentinelPassword, sentinelUsername, db })) {
+    if (value !== undefined) Object.assign(resolved, { [key]: value });
+  }
+  return resolved;
 }
 
 /** Redis URL with any password replaced, safe for logs and error messages. */
@@ -115,28 +250,40 @@ export function resolveConfig(raw: unknown): ResolvedRoomsConfig {
     throw invalid(missing, undefined, 'pass both pubClient and subClient (two connections), or neither and set url');
   }
 
+  const sentinel = resolveSentinel(config.sentinel);
+
   const { metrics } = config;
   if (metrics !== undefined && !isRegistry((metrics as { registry?: unknown } | null)?.registry)) {
     throw invalid('metrics', metrics, "use { registry } with a prom-client Registry (e.g. require('prom-client').register), or leave it out");
   }
 
   if (adapter === 'memory') {
-    const stray = url !== undefined ? 'url' : pubClient !== undefined ? 'pubClient' : undefined;
+    const stray = url !== undefined ? 'url' : sentinel !== undefined ? 'sentinel' : pubClient !== undefined ? 'pubClient' : config.tls !== undefined ? 'tls' : undefined;
     if (stray) {
       throw new RoomsError(
         'E_INVALID_CONFIG',
         `sails.config.rooms.${stray} is set but sails.config.rooms.adapter is 'memory': set adapter to 'redis' to use Redis, or remove ${stray} (config/rooms.js).`,
       );
     }
-  } else if (url === undefined && pubClient === undefined) {
-    throw invalid('url', undefined, `adapter '${adapter}' needs Redis: set url (e.g. 'redis://127.0.0.1:6379') or pubClient and subClient`);
+  } else if (url === undefined && pubClient === undefined && sentinel === undefined) {
+    throw invalid('url', undefined, `adapter '${adapter}' needs Redis: set url (e.g. 'redis://127.0.0.1:6379'), sentinel, or pubClient and subClient`);
   } else if (url !== undefined && pubClient !== undefined) {
     throw invalid('url', maskUrl(url as string), 'set either url or pubClient/subClient, not both');
+  } else if (sentinel !== undefined && (url !== undefined || pubClient !== undefined)) {
+    const other = url !== undefined ? 'url' : 'pubClient/subClient';
+    throw new RoomsError(
+      'E_INVALID_CONFIG',
+      `sails.config.rooms.sentinel is set with ${other}: the hook connects through the sentinels, so remove ${other}; `
+        + 'or, for clients of your own in Sentinel mode, pass them as pubClient/subClient and remove sentinel (config/rooms.js).',
+    );
   }
+  const tls = resolveTls(config.tls, url, pubClient);
 
   return {
     adapter: adapter as AdapterName,
     url: url as string | undefined,
+    tls,
+    sentinel,
     pubClient: pubClient as RedisClientLike | undefined,
     subClient: subClient as RedisClientLike | undefined,
     key,

@@ -7,6 +7,7 @@ import type { HookContext, SailsApp } from './sails';
 import { createRoomsApi, type RoomsApi } from './sockets-api';
 import { OperationStats } from './stats';
 import { createTransport } from './transport';
+import { describeSentinels } from './transport/redis/sentinel';
 import { LEAVE_MS, type ClusterTransport } from './transport/transport';
 import type * as types from './types';
 
@@ -66,7 +67,8 @@ function liftedLine(uid: string, config: ResolvedRoomsConfig, peers: number): st
     return `sails-hook-rooms: server ${uid} lifted with the memory adapter: rooms are this server's alone `
       + "(set adapter: 'redis' and url in config/rooms.js for a cluster).";
   }
-  const redis = config.url === undefined ? 'the Redis clients given in config/rooms.js' : maskUrl(config.url);
+  const redis = config.url !== undefined ? maskUrl(config.url)
+    : config.sentinel ? describeSentinels(config.sentinel) : 'the Redis clients given in config/rooms.js';
   return `sails-hook-rooms: server ${uid} joined the cluster through ${redis} (adapter '${config.adapter}', key '${config.key}'): `
     + `${peers} other server(s) found.`;
 }

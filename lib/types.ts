@@ -52,6 +52,10 @@ export interface RoomsConfig {
   adapter?: 'memory' | 'redis' | 'redis-sharded';
   /** Redis URL, for the redis adapters when no clients are given. */
   url?: string;
+  /** TLS for the connections the hook makes (a `rediss://` `url`, or `sentinel`): a CA of your own, a client certificate. */
+  tls?: RoomsTlsOptions;
+  /** Redis behind Sentinel, instead of `url`: the hook's connections follow a failover (needs ioredis). */
+  sentinel?: RoomsSentinelConfig;
   /** Your own connected publishing client; the hook never closes it. */
   pubClient?: RedisClientLike;
   /** Your own connected subscribing client; the hook never closes it. */
@@ -64,6 +68,41 @@ export interface RoomsConfig {
   timeout?: number;
   /** Prometheus metrics (`sails_rooms_*`) in a prom-client `Registry` of yours; prom-client must be installed. */
   metrics?: { registry: PrometheusRegistryLike };
+}
+
+/**
+ * `sails.config.rooms.tls`, passed to Node's `tls.connect()`: certificates and keys are PEM, as
+ * strings or Buffers (e.g. `fs.readFileSync()`), not file paths.
+ */
+export interface RoomsTlsOptions {
+  /** The CA certificate(s) Redis' certificate must be signed by, instead of the system's. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** A client certificate, for a Redis with `tls-auth-clients yes`; needs `key`. */
+  cert?: string | Buffer;
+  /** The private key of `cert`. */
+  key?: string | Buffer;
+  /** The host name Redis' certificate must name, when it is not the host of `url`. */
+  servername?: string;
+  /** `false` accepts any certificate, a man in the middle's too: for tests only (default `true`). */
+  rejectUnauthorized?: boolean;
+}
+
+/** `sails.config.rooms.sentinel`: where the sentinels are, and which primary of theirs to use. */
+export interface RoomsSentinelConfig {
+  /** The primary's name, as in the sentinels' `sentinel monitor <name> …`. */
+  name: string;
+  /** Some of the sentinels (the others are learnt from them); at least one. */
+  nodes: Array<{ host: string; port: number }>;
+  /** Redis' password (`requirepass`, or the ACL user's), on the primary and the replicas alike. */
+  password?: string;
+  /** Redis' ACL user (default: `default`). */
+  username?: string;
+  /** The sentinels' own password (`requirepass` in sentinel.conf), if they have one. */
+  sentinelPassword?: string;
+  /** The sentinels' own ACL user. */
+  sentinelUsername?: string;
+  /** The database number (default 0). It does not separate two clusters: Redis pub/sub ignores it. */
+  db?: number;
 }
 
 /** A prom-client `Registry` (typed loosely, so that prom-client stays optional). */

@@ -10,6 +10,10 @@ import { activeResourceCounts, waitForResourcesBackTo, type ResourceCounts } fro
 
 const PASSWORD = 'hunter2-s3cret';
 
+/** Text shaped as PEM, for the checks made before a certificate is loaded; it holds none. */
+const PEM_SHAPED = '-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n';
+const TLS_URL = 'rediss://127.0.0.1:6380';
+
 /** Something that passes for a connected Redis client; the lift fails before it is used. */
 const fakeRedisClient = () => ({ publish() {}, subscribe() {}, pSubscribe() {}, isReady: true });
 
@@ -52,6 +56,19 @@ const BAD_CONFIGS: BadConfig[] = [
   { title: "adapter 'redis' without url or clients", rooms: { adapter: 'redis' }, key: 'url', mentions: [/'redis'/, /redis:\/\//] },
   { title: "url with adapter 'memory'", rooms: { adapter: 'memory', url: 'redis://127.0.0.1:6379' }, key: 'url', mentions: [/adapter/, /'memory'/, /'redis'/] },
   { title: "an unknown key 'adpter'", rooms: { adpter: 'redis' }, key: 'adpter', mentions: [/not a setting/, /\badapter\b/] },
+  { title: 'tls: true', rooms: { adapter: 'redis', url: TLS_URL, tls: true }, key: 'tls', mentions: [/boolean true/, /\{ ca: fs\.readFileSync/, /a rediss:\/\/ url alone uses TLS with the system's CAs/] },
+  { title: 'tls.caFile (not a TLS setting)', rooms: { adapter: 'redis', url: TLS_URL, tls: { caFile: '/etc/ssl/redis-ca.pem' } }, key: 'tls.caFile', mentions: [/not a TLS setting/, /ca, cert, key, servername, rejectUnauthorized/] },
+  { title: "tls.ca a file's path, not its contents", rooms: { adapter: 'redis', url: TLS_URL, tls: { ca: '/etc/ssl/redis-ca.pem' } }, key: 'tls.ca', mentions: [/"\/etc\/ssl\/redis-ca\.pem"/, /not PEM/, /readFileSync/] },
+  { title: 'tls.ca an empty array', rooms: { adapter: 'redis', url: TLS_URL, tls: { ca: [] } }, key: 'tls.ca', mentions: [/empty array/] },
+  { title: 'tls.ca a Buffer that is no PEM', rooms: { adapter: 'redis', url: TLS_URL, tls: { ca: Buffer.from('/etc/ssl/redis-ca.pem') } }, key: 'tls.ca', mentions: [/a Buffer of 21 bytes, not PEM/] },
+  { title: 'tls.cert without tls.key', rooms: { adapter: 'redis', url: TLS_URL, tls: { cert: PEM_SHAPED } }, key: 'tls.key', mentions: [/missing/, /both tls\.cert and tls\.key/] },
+  { title: 'tls.key a number', rooms: { adapter: 'redis', url: TLS_URL, tls: { cert: PEM_SHAPED, key: 42 } }, key: 'tls.key', mentions: [/a value of type number/, /PEM string or a Buffer/] },
+  { title: "tls.servername ''", rooms: { adapter: 'redis', url: TLS_URL, tls: { servername: '' } }, key: 'tls.servername', mentions: [/""/, /host name/] },
+  { title: "tls.rejectUnauthorized 'false' (a string)", rooms: { adapter: 'redis', url: TLS_URL, tls: { rejectUnauthorized: 'false' } }, key: 'tls.rejectUnauthorized', mentions: [/"false"/, /true \(the default\) or false/] },
+  { title: 'tls.cert and tls.key that do not load', rooms: { adapter: 'redis', url: TLS_URL, tls: { cert: PEM_SHAPED, key: PEM_SHAPED } }, key: 'tls', mentions: [/could not be loaded/, /ERR_OSSL_/, /key the private key of cert/] },
+  { title: "tls with adapter 'memory'", rooms: { adapter: 'memory', tls: {} }, key: 'tls', mentions: [/'memory'/, /remove tls/] },
+  { title: 'tls with pubClient/subClient', rooms: { adapter: 'redis', pubClient: fakeRedisClient(), subClient: fakeRedisClient(), tls: {} }, key: 'tls', mentions: [/pubClient\/subClient/, /TLS on your own clients/, /createClient\(\{ url: 'rediss:/] },
+  { title: 'tls with a redis:// url (no TLS)', rooms: { adapter: 'redis', url: 'redis://127.0.0.1:6379', tls: {} }, key: 'tls', mentions: [/redis:\/\/127\.0\.0\.1:6379/, /use a rediss:\/\/ URL for TLS, or remove tls/] },
 ];
 
 /** Configurations whose URL holds a password: the message must not show it. */
@@ -59,6 +76,7 @@ const CONFIGS_WITH_PASSWORD: BadConfig[] = [
   { title: 'a non-Redis URL with a password', rooms: { adapter: 'redis', url: `http://admin:${PASSWORD}@cache.example.com:6379` }, key: 'url', mentions: [/cache\.example\.com/] },
   { title: 'a URL without scheme holding a password', rooms: { adapter: 'redis', url: `admin:${PASSWORD}@cache.example.com:6379` }, key: 'url', mentions: [/cache\.example\.com/] },
   { title: "a Redis URL with a password and adapter 'memory'", rooms: { adapter: 'memory', url: `redis://:${PASSWORD}@127.0.0.1:6379` }, key: 'url', mentions: [] },
+  { title: 'a redis:// URL with a password beside tls', rooms: { adapter: 'redis', url: `redis://default:${PASSWORD}@127.0.0.1:6379`, tls: {} }, key: 'tls', mentions: [/rediss:\/\//] },
   { title: 'a Redis URL with a password beside pubClient/subClient', rooms: { adapter: 'redis', url: `redis://default:${PASSWORD}@127.0.0.1:6379`, pubClient: fakeRedisClient(), subClient: fakeRedisClient() }, key: 'url', mentions: [/either url or pubClient\/subClient/] },
 ];
 
@@ -99,6 +117,16 @@ describe('sails.config.rooms', function () {
         assert.deepEqual(loggedMessages({ message: PASSWORD }), [], 'the log shows the password');
       });
     }
+  });
+
+  describe('a private key never appears in the error', () => {
+    it('tls.key a string that is no PEM (a key without its PEM lines)', async () => {
+      const key = 'MHcCAQEEIBxmXyP4t1sKkz0yS3cretKeyMaterial';
+      const { error } = await liftFailure({ rooms: { adapter: 'redis', url: TLS_URL, tls: { cert: PEM_SHAPED, key } } });
+      assert.equal(error.code, 'E_INVALID_CONFIG', error.message);
+      assert.match(error.message, /sails\.config\.rooms\.tls\.key is a string of length 41, not PEM/);
+      assert.ok(!error.message.includes(key.slice(0, 8)), `the message shows the key: ${error.message}`);
+    });
   });
 
   describe('the sockets hook', () => {

@@ -1,5 +1,7 @@
+import { once, type EventEmitter } from 'node:events';
 import { createClient } from 'redis';
 import type { Logger } from '../../sails';
+import type { RoomsTlsOptions } from '../../types';
 
 /** A connected Redis client of either library this hook accepts. */
 export type AnyRedisClient = Record<string, any>;
@@ -14,8 +16,16 @@ export function isReady(client: AnyRedisClient): boolean {
   return isNodeRedis(client) ? client.isReady === true : client.status === 'ready';
 }
 
-/** Creates the publishing and subscribing clients for `url` (node-redis). */
-export function createClientsFromUrl(url: string) {
+/**
+ * The events by which a client says it lost its connection. ioredis says only 'close' when no
+ * socket error caused it: Redis closed the connection, or ioredis left a primary the sentinels replaced.
+ */
+export function lossEvents(client: AnyRedisClient): readonly string[] {
+  return isNodeRedis(client) ? ['error'] : ['error', 'close'];
+}
+
+/** Creates the publishing and subscribing clients for `url` (node-redis), with `tls` for a rediss:// one. */
+export function createClientsFromUrl(url: string, tls?: RoomsTlsOptions) {
   const options = {
     url,
     // The hook times out cluster operations itself; node-redis' per-command timer would only add cost.
@@ -23,7 +33,10 @@ export function createClientsFromUrl(url: string) {
     // While disconnected, commands fail at once: queued, they would be sent after the reconnect, when
     // the operations they belong to have already failed (and later ones may have been confirmed).
     disableOfflineQueue: true,
-    socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
+    socket: {
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
+      ...(tls === undefined ? {} : { tls: true as const, ...tls }),
+    },
   };
   return { pub: createClient(options), sub: createClient(options) };
 }
@@ -32,10 +45,17 @@ export function createClientsFromUrl(url: string) {
 export async function closeClient(client: AnyRedisClient): Promise<void> {
   try {
     if (isNodeRedis(client)) {
-      if (client.isOpen) await client.close();
+      // close() waits for the commands sent to be answered: a client that is not connected, e.g.
+      // after a TLS handshake Redis refused, would wait forever.
+      if (client.isOpen && client.isReady) await client.close();
       else client.destroy();
     } else {
-      await client.quit();
+      // Not QUIT: it fails while disconnected, and leaves the Sentinel failover detector's connections open.
+      // Nothing may start it again once ended (sentinel.ts).
+      client.removeAllListeners('end');
+      const ended = client.status === 'ready' ? once(client as EventEmitter, 'end') : undefined;
+      client.disconnect();
+      await ended;
     }
   } catch {
     // Already closed or never connected: nothing left to release.

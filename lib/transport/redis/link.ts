@@ -1,14 +1,16 @@
 /**
- * The two Redis connections of a server (its own, made from `url`, or the user's), their outage
- * state, and the subscriptions made on them. Whatever it opened, it closes, on every path.
+ * The two Redis connections of a server (its own, made from `url` or `sentinel`, or the user's),
+ * their outage state, and the subscriptions made on them. Whatever it opened, it closes, on every path.
  */
 import { maskUrl, type ResolvedRoomsConfig } from '../../config';
 import type { Logger } from '../../sails';
 import { unavailable } from './requests';
 import {
-  closeClient, createClientsFromUrl, isReady, publish, removeListenerSafely, subscribe,
+  closeClient, createClientsFromUrl, isReady, lossEvents, publish, removeListenerSafely, subscribe,
   type AnyRedisClient, type MessageListener,
 } from './clients';
+import { createSentinelClients, describeSentinels, sentinelFix } from './sentinel';
+import { describeTlsFailure } from './tls';
 
 export interface RedisLink {
   readonly pub: AnyRedisClient;
@@ -29,21 +31,55 @@ export interface RedisLink {
   close(): Promise<void>;
 }
 
+/** The clients the hook creates, and what the lift's errors say of them. */
+interface OwnClients {
+  pub: AnyRedisClient;
+  sub: AnyRedisClient;
+  /** Where they connect: "at <url, password masked>", "through the sentinels …". */
+  where: string;
+  /** What to check, once they could not connect within the timeout. */
+  fix(lastError: unknown): string;
+}
+
+/** The clients the hook creates from `url` or `sentinel`; undefined when they are the user's. */
+function ownClientsOf(config: ResolvedRoomsConfig): OwnClients | undefined {
+  const { url, sentinel } = config;
+  if (url !== undefined) {
+    return {
+      ...createClientsFromUrl(url, config.tls),
+      where: `at ${maskUrl(url)}`,
+      fix: () => `check sails.config.rooms.url and that Redis is running${url.startsWith('rediss:') ? ', with TLS on that port' : ''}.`,
+    };
+  }
+  if (sentinel === undefined) return undefined;
+  return {
+    ...createSentinelClients(sentinel, config.tls, config.timeout),
+    where: `through ${describeSentinels(sentinel)}`,
+    fix: (lastError) => sentinelFix(sentinel, lastError),
+  };
+}
+
 /** Connects clients the hook creates, failing within `timeoutMs`. */
-async function connectOwnClients(pub: AnyRedisClient, sub: AnyRedisClient, url: string, timeoutMs: number) {
+async function connectOwnClients({ pub, sub, where, fix }: OwnClients, timeoutMs: number) {
   let lastError: unknown;
-  const remember = (err: unknown) => { lastError = err; };
-  pub.on('error', remember);
-  sub.on('error', remember);
   let timer: NodeJS.Timeout | undefined;
+  let failNow: (err: Error) => void = () => {};
   const deadline = new Promise<never>((_, reject) => {
+    failNow = reject;
     timer = setTimeout(() => reject(unavailable(
-      `sails-hook-rooms could not reach Redis at ${maskUrl(url)} within ${timeoutMs} ms`
-        + `${lastError instanceof Error ? ` (${lastError.message || lastError.name})` : ''}: `
-        + 'check sails.config.rooms.url and that Redis is running.',
+      `sails-hook-rooms could not reach Redis ${where} within ${timeoutMs} ms`
+        + `${lastError instanceof Error ? ` (${lastError.message || lastError.name})` : ''}: ${fix(lastError)}`,
       lastError,
     )), timeoutMs);
   });
+  const remember = (err: unknown) => {
+    lastError = err;
+    // A certificate Redis or this server refuses is refused again on every retry: fail now.
+    const tlsFailure = describeTlsFailure(err);
+    if (tlsFailure) failNow(unavailable(`sails-hook-rooms could not connect to Redis ${where} over TLS: ${tlsFailure} (config/rooms.js).`, err));
+  };
+  pub.on('error', remember);
+  sub.on('error', remember);
   try {
     await Promise.race([Promise.all([pub.connect(), sub.connect()]), deadline]);
   } catch (err) {
@@ -77,17 +113,17 @@ export interface OutageListener {
 
 export async function openLink(config: ResolvedRoomsConfig, log: Logger, outages: OutageListener): Promise<RedisLink> {
   const sharded = config.adapter === 'redis-sharded';
-  const ownsClients = config.url !== undefined;
-  const { pub, sub } = ownsClients
-    ? createClientsFromUrl(config.url!)
-    : { pub: config.pubClient as AnyRedisClient, sub: config.subClient as AnyRedisClient };
+  const own = ownClientsOf(config);
+  const ownsClients = own !== undefined;
+  const { pub, sub } = own ?? { pub: config.pubClient as AnyRedisClient, sub: config.subClient as AnyRedisClient };
   // Without an 'error' listener a client error would crash the process. Reconnection attempts
   // fail many times per outage: the first failure is reported, then the recovery. Before the
   // link is up, a failure is the lift's to report (it never had a connection to lose).
   let established = false;
+  let closed = false;
   let outageSince: number | undefined;
-  const onError = (err: unknown) => {
-    if (!established || outageSince !== undefined) return;
+  const onError = (err: unknown = new Error('the connection was closed')) => {
+    if (!established || closed || outageSince !== undefined) return;
     outageSince = Date.now();
     log.warn('sails-hook-rooms: lost the connection to Redis; cluster operations fail with E_UNAVAILABLE until it is back:', err);
     outages.down(err);
@@ -100,17 +136,16 @@ export async function openLink(config: ResolvedRoomsConfig, log: Logger, outages
     outages.up(downMs);
   };
   for (const client of [pub, sub]) {
-    client.on('error', onError);
+    for (const event of lossEvents(client)) client.on(event, onError);
     client.on('ready', onBack);
   }
 
-  if (ownsClients) await connectOwnClients(pub, sub, config.url!, config.timeout);
+  if (own) await connectOwnClients(own, config.timeout);
   else await awaitUserClients([pub, sub], config.timeout);
   established = true;
 
   const added: Array<[AnyRedisClient, string, (...args: any[]) => void]> = [];
   const unsubscribers: Array<() => Promise<void>> = [];
-  let closed = false;
 
   return {
     pub,
@@ -129,8 +164,10 @@ export async function openLink(config: ResolvedRoomsConfig, log: Logger, outages
       }
     },
     onSubscriberLost(listener) {
-      sub.on('error', listener);
-      added.push([sub, 'error', listener]);
+      for (const event of lossEvents(sub)) {
+        sub.on(event, listener);
+        added.push([sub, event, listener]);
+      }
     },
     async close() {
       if (closed) return;
@@ -143,7 +180,7 @@ export async function openLink(config: ResolvedRoomsConfig, log: Logger, outages
       }
       for (const client of [pub, sub]) {
         removeListenerSafely(client, 'ready', onBack);
-        removeListenerSafely(client, 'error', onError);
+        for (const event of lossEvents(client)) removeListenerSafely(client, event, onError);
       }
       await Promise.all(unsubscribers.map((unsubscribe) => unsubscribe().catch(() => {})));
     },
