@@ -32,6 +32,16 @@ const KNOWN_KEYS = ['adapter', 'url', 'tls', 'sentinel', 'pubClient', 'subClient
 // setTimeout's own ceiling: a larger value would fire at once.
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
+/** Throws E_INVALID_CONFIG naming the first key of `options` that is not one of `known`. */
+function assertKnownKeys(options: object, known: readonly string[], path: string, what: string, ignored = (_key: string) => false): void {
+  const unknown = Object.keys(options).find((key) => !known.includes(key) && !ignored(key));
+  if (unknown === undefined) return;
+  throw new RoomsError(
+    'E_INVALID_CONFIG',
+    `sails.config.rooms.${path}${unknown} is not ${what} of sails-hook-rooms: remove it, or use one of ${known.join(', ')} (config/rooms.js).`,
+  );
+}
+
 function invalid(key: string, received: unknown, fix: string): RoomsError {
   return new RoomsError(
     'E_INVALID_CONFIG',
@@ -87,13 +97,7 @@ function resolveTls(tls: unknown, url: unknown, pubClient: unknown): RoomsTlsOpt
     );
   }
   const options = tls as Record<string, unknown>;
-  for (const name of Object.keys(options)) {
-    if (TLS_KEYS.includes(name)) continue;
-    throw new RoomsError(
-      'E_INVALID_CONFIG',
-      `sails.config.rooms.tls.${name} is not a TLS setting of sails-hook-rooms: remove it, or use one of ${TLS_KEYS.join(', ')} (config/rooms.js).`,
-    );
-  }
+  assertKnownKeys(options, TLS_KEYS, 'tls.', 'a TLS setting');
   const fail = (name: string, problem: string) => new RoomsError('E_INVALID_CONFIG', `sails.config.rooms.tls.${name} is ${problem} (config/rooms.js).`);
   const { ca, cert, key, servername, rejectUnauthorized } = options;
   if (ca !== undefined) {
@@ -139,13 +143,7 @@ function resolveSentinel(sentinel: unknown): RoomsSentinelConfig | undefined {
     throw invalid('sentinel', sentinel, `use an object such as ${example}`);
   }
   const options = sentinel as Record<string, unknown>;
-  for (const name of Object.keys(options)) {
-    if (SENTINEL_KEYS.includes(name)) continue;
-    throw new RoomsError(
-      'E_INVALID_CONFIG',
-      `sails.config.rooms.sentinel.${name} is not a Sentinel setting of sails-hook-rooms: remove it, or use one of ${SENTINEL_KEYS.join(', ')} (config/rooms.js).`,
-    );
-  }
+  assertKnownKeys(options, SENTINEL_KEYS, 'sentinel.', 'a Sentinel setting');
   const { name, nodes, password, username, sentinelPassword, sentinelUsername, db } = options;
   if (typeof name !== 'string' || name === '') {
     throw invalid('sentinel.name', name, "use the primary's name, as in the sentinels' 'sentinel monitor <name> …' line");
@@ -207,14 +205,8 @@ export function resolveConfig(raw: unknown): ResolvedRoomsConfig {
   }
   const config = raw as Record<string, unknown>;
 
-  for (const key of Object.keys(config)) {
-    // Sails itself stores `_hookTimeout` and similar private keys here.
-    if (key.startsWith('_') || KNOWN_KEYS.includes(key)) continue;
-    throw new RoomsError(
-      'E_INVALID_CONFIG',
-      `sails.config.rooms.${key} is not a setting of sails-hook-rooms: remove it, or use one of ${KNOWN_KEYS.join(', ')} (config/rooms.js).`,
-    );
-  }
+  // Sails itself stores `_hookTimeout` and similar private keys here.
+  assertKnownKeys(config, KNOWN_KEYS, '', 'a setting', (key) => key.startsWith('_'));
 
   const adapter = config.adapter ?? DEFAULTS.adapter;
   if (!ADAPTERS.includes(adapter as AdapterName)) {
