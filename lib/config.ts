@@ -16,6 +16,8 @@ export interface ResolvedRoomsConfig {
   key: string;
   confirm: 'cluster' | 'local';
   timeout: number;
+  /** While this server cannot send to the cluster: fail cluster operations at once, or let them wait up to `timeout`. */
+  whenRedisDown: 'fail' | 'wait';
   metrics: { registry: PrometheusRegistryLike } | undefined;
 }
 
@@ -24,11 +26,13 @@ export const DEFAULTS = {
   key: 'socket.io',
   confirm: 'cluster',
   timeout: 5000,
+  whenRedisDown: 'fail',
 } as const satisfies RoomsConfig;
 
 const ADAPTERS: readonly AdapterName[] = ['memory', 'redis', 'redis-sharded'];
 const CONFIRM_MODES = ['cluster', 'local'] as const;
-const KNOWN_KEYS = ['adapter', 'url', 'tls', 'sentinel', 'pubClient', 'subClient', 'key', 'confirm', 'timeout', 'metrics'];
+const WHEN_REDIS_DOWN = ['fail', 'wait'] as const;
+const KNOWN_KEYS = ['adapter', 'url', 'tls', 'sentinel', 'pubClient', 'subClient', 'key', 'confirm', 'timeout', 'whenRedisDown', 'metrics'];
 // setTimeout's own ceiling: a larger value would fire at once.
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -132,7 +136,7 @@ function resolveTls(tls: unknown, url: unknown, pubClient: unknown): RoomsTlsOpt
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as RoomsTlsOptions;
 }
 
-const SENTINEL_KEYS = ['name', 'nodes', 'password', 'username', 'sentinelPassword', 'sentinelUsername', 'db'];
+const SENTINEL_KEYS = ['name', 'nodes', 'password', 'username', 'sentinelPassword', 'sentinelUsername', 'db', 'natMap'];
 const MAX_PORT = 65535;
 
 /** Validates `sails.config.rooms.sentinel`; a password is never shown, whatever it is. */
@@ -144,7 +148,7 @@ function resolveSentinel(sentinel: unknown): RoomsSentinelConfig | undefined {
   }
   const options = sentinel as Record<string, unknown>;
   assertKnownKeys(options, SENTINEL_KEYS, 'sentinel.', 'a Sentinel setting');
-  const { name, nodes, password, username, sentinelPassword, sentinelUsername, db } = options;
+  const { name, nodes, password, username, sentinelPassword, sentinelUsername, db, natMap } = options;
   if (typeof name !== 'string' || name === '') {
     throw invalid('sentinel.name', name, "use the primary's name, as in the sentinels' 'sentinel monitor <name> …' line");
   }
@@ -164,6 +168,7 @@ function resolveSentinel(sentinel: unknown): RoomsSentinelConfig | undefined {
     }
     return { host, port };
   });
+  const checkedNatMap = resolveNatMap(natMap);
   for (const [key, value] of [['username', username], ['sentinelUsername', sentinelUsername]] as const) {
     if (value !== undefined && (typeof value !== 'string' || value === '')) throw invalid(`sentinel.${key}`, value, 'use an ACL user name, or leave it out');
   }
@@ -176,10 +181,29 @@ function resolveSentinel(sentinel: unknown): RoomsSentinelConfig | undefined {
     throw invalid('sentinel.db', db, 'use a database number, a whole number from 0 (the default)');
   }
   const resolved: RoomsSentinelConfig = { name, nodes: checked };
-  for (const [key, value] of Object.entries({ password, username, sentinelPassword, sentinelUsername, db })) {
+  for (const [key, value] of Object.entries({ password, username, sentinelPassword, sentinelUsername, db, natMap: checkedNatMap })) {
     if (value !== undefined) Object.assign(resolved, { [key]: value });
   }
   return resolved;
+}
+
+/** Validates `sentinel.natMap`: 'host:port' → { host, port }. */
+function resolveNatMap(natMap: unknown): RoomsSentinelConfig['natMap'] {
+  if (natMap === undefined) return undefined;
+  const example = "{ '172.17.0.2:6379': { host: 'redis-1.example', port: 6379 } }";
+  if (typeof natMap !== 'object' || natMap === null || Array.isArray(natMap)) throw invalid('sentinel.natMap', natMap, `use an object such as ${example}`);
+  const checked: NonNullable<RoomsSentinelConfig['natMap']> = {};
+  for (const [from, to] of Object.entries(natMap)) {
+    if (!/^\S+:\d+$/.test(from)) {
+      throw invalid(`sentinel.natMap key ${JSON.stringify(from)}`, from, `use 'host:port' as the sentinels name it, as in ${example}`);
+    }
+    const { host, port } = (typeof to === 'object' && to !== null ? to : {}) as Record<string, unknown>;
+    if (typeof host !== 'string' || host === '' || typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > MAX_PORT) {
+      throw invalid(`sentinel.natMap[${JSON.stringify(from)}]`, to, `use the { host, port } to connect to instead, as in ${example}`);
+    }
+    checked[from] = { host, port };
+  }
+  return checked;
 }
 
 /** Redis URL with any password replaced, safe for logs and error messages. */
@@ -221,6 +245,12 @@ export function resolveConfig(raw: unknown): ResolvedRoomsConfig {
   const timeout = config.timeout ?? DEFAULTS.timeout;
   if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout <= 0 || timeout > MAX_TIMEOUT_MS) {
     throw invalid('timeout', timeout, `use a whole number of milliseconds between 1 and ${MAX_TIMEOUT_MS}`);
+  }
+
+  const whenRedisDown = config.whenRedisDown ?? DEFAULTS.whenRedisDown;
+  if (!WHEN_REDIS_DOWN.includes(whenRedisDown as 'fail')) {
+    throw invalid('whenRedisDown', whenRedisDown, "use 'fail' (cluster operations fail at once with E_UNAVAILABLE while Redis is away) "
+      + "or 'wait' (they wait up to timeout for it to come back)");
   }
 
   const key = config.key ?? DEFAULTS.key;
@@ -281,6 +311,7 @@ export function resolveConfig(raw: unknown): ResolvedRoomsConfig {
     key,
     confirm: confirm as 'cluster' | 'local',
     timeout,
+    whenRedisDown: whenRedisDown as 'fail' | 'wait',
     metrics: metrics as ResolvedRoomsConfig['metrics'],
   };
 }

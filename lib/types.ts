@@ -66,6 +66,12 @@ export interface RoomsConfig {
   confirm?: 'cluster' | 'local';
   /** Milliseconds to wait for other servers before failing with `E_TIMEOUT`. */
   timeout?: number;
+  /**
+   * While Redis is away (or this server checks whether it was cut off): `'fail'` (default) fails
+   * cluster operations at once with `E_UNAVAILABLE`; `'wait'` keeps them, unsent, up to `timeout`
+   * from the call, and sends them in order once it can (else `E_UNAVAILABLE`, never sent).
+   */
+  whenRedisDown?: 'fail' | 'wait';
   /** Prometheus metrics (`sails_rooms_*`) in a prom-client `Registry` of yours; prom-client must be installed. */
   metrics?: { registry: PrometheusRegistryLike };
 }
@@ -91,7 +97,10 @@ export interface RoomsTlsOptions {
 export interface RoomsSentinelConfig {
   /** The primary's name, as in the sentinels' `sentinel monitor <name> …`. */
   name: string;
-  /** Some of the sentinels (the others are learnt from them); at least one. */
+  /**
+   * Every sentinel: a server counts on its connections only while a majority of those listed name
+   * the primary they are connected to (a primary cut off from the others is not followed).
+   */
   nodes: Array<{ host: string; port: number }>;
   /** Redis' password (`requirepass`, or the ACL user's), on the primary and the replicas alike. */
   password?: string;
@@ -103,6 +112,11 @@ export interface RoomsSentinelConfig {
   sentinelUsername?: string;
   /** The database number (default 0). It does not separate two clusters: Redis pub/sub ignores it. */
   db?: number;
+  /**
+   * Where to connect instead of an address the sentinels name, for Redis behind NAT (e.g. in
+   * Docker): `{ '172.17.0.2:6379': { host: 'redis-1.example', port: 6379 } }`, as ioredis' `natMap`.
+   */
+  natMap?: Record<string, { host: string; port: number }>;
 }
 
 /** A prom-client `Registry` (typed loosely, so that prom-client stays optional). */
@@ -207,12 +221,14 @@ export interface RoomsStats {
    * receives waits). `fenced`: the others fenced it; it catches up when it can (docs/partitions.md).
    */
   standing: 'member' | 'holding' | 'fenced';
-  /** `standing !== 'member'`: cluster operations fail with E_UNAVAILABLE meanwhile. */
+  /** `standing !== 'member'`: cluster operations fail with E_UNAVAILABLE meanwhile (or wait, with `whenRedisDown: 'wait'`). */
   fenced: boolean;
   /** The other servers this one knows, members and fenced ones. */
   peers: RoomsPeerStats[];
   /** Requests waiting for other servers' answers. */
   pending: number;
+  /** Cluster operations waiting, unsent, for Redis to come back (`whenRedisDown: 'wait'`; else 0). */
+  waiting: number;
   /** Sockets connected to this server. */
   sockets: number;
   /** Milliseconds since the hook lifted. */

@@ -9,7 +9,7 @@ export function createMemoryTransport(): ClusterTransport {
     sendChange: (_change, answered) => process.nextTick(answered, null, NO_PEERS),
     roomsOfRemoteSocket: async () => null,
     remoteMembersOf: async () => [],
-    stats: () => ({ standing: 'member', peers: [], pending: 0 }),
+    stats: () => ({ standing: 'member', peers: [], pending: 0, waiting: 0 }),
     leave: async () => {},
     close: async () => {},
   };

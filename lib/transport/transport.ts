@@ -26,6 +26,8 @@ export interface TransportStats {
   peers: Array<{ id: string; lastHeardMs: number; fenced: boolean }>;
   /** Requests waiting for other servers. */
   pending: number;
+  /** Operations waiting, unsent, for Redis to come back (waiting.ts). */
+  waiting: number;
 }
 
 /** How long a lowering server waits for the cluster to take its goodbye. */

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { connectRaw, type TestClient } from '../support/clients';
 import { assertHealthy, launch, stopCluster, type TestServer } from '../support/cluster';
@@ -127,6 +128,33 @@ describe('Redis over TLS', function () {
       assert.deepEqual(ports.filter((port) => port !== redis.tlsPort), [redis.port], `ports: ${ports.join(', ')}`);
       // Each server has at least its publishing and its subscribing connection.
       assert.ok(ports.length - 1 >= 4, `only ${ports.length - 1} connection(s) on the TLS port`);
+    });
+  });
+
+  describe("a managed service's URL: rediss://user:password@host:port, the CA in the system's store, an ACL user with the README's rights", () => {
+    it('two servers lift from the URL alone, and confirm a leave by socket ID across them; Redis refused nothing', async () => {
+      const readme = await readFile(path.resolve(__dirname, '../../README.md'), 'utf8');
+      const rights = /^ACL SETUSER rooms on >password (.+)$/m.exec(readme)![1]!.split(' ');
+      await redis.command('ACL', 'SETUSER', 'rooms', 'reset', 'on', '>managed-s3cret', 'resetchannels', ...rights);
+      await redis.command('ACL', 'LOG', 'RESET');
+      // As a managed service's certificate verifies against the system's CAs: here the test's CA is added to them.
+      const env = { ROOMS_ADAPTER: 'redis', REDIS_URL: `rediss://rooms:managed-s3cret@127.0.0.1:${redis.tlsPort}`, NODE_EXTRA_CA_CERTS: certs.ca.certFile };
+      const servers = await Promise.all(['managed-a', 'managed-b'].map((name) => launch(name, env)));
+      const client = await connectRaw(servers[1]!.url);
+      try {
+        const socketId = await client.socketId();
+        const joined = await servers[0]!.post('/rooms/add-socket', { socketId, roomName: 'fun' });
+        assert.deepEqual([joined.status, joined.body.matched], [200, 1], JSON.stringify(joined.body));
+        const left = await servers[0]!.post('/rooms/remove-socket', { socketId, roomName: 'fun' });
+        assert.deepEqual([left.status, left.body.matched, left.body.notFound], [200, 1, []], JSON.stringify(left.body));
+        assert.deepEqual(await redis.command('ACL', 'LOG'), [], 'nothing was refused');
+        const users = (await redis.command<string>('CLIENT', 'LIST')).split('\n').filter((line) => / laddr=\S+:(\d+) /.exec(line)?.[1] === String(redis.tlsPort));
+        assert.ok(users.length >= 4 && users.every((line) => / user=rooms /.test(line)), users.join('\n'));
+        servers.forEach(assertHealthy);
+      } finally {
+        client.disconnect();
+        await stopCluster(servers);
+      }
     });
   });
 

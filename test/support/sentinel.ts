@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { waitFor } from './events';
 import { freePort } from './fixture';
 import { run, startChild, type Child } from './processes';
+import { startProxy, type RedisProxy } from './proxy';
 import { startRedis, type TestRedis } from './redis';
 import { startTlsRedis, type TestCertificates, type TestTlsRedis } from './tls';
 
@@ -36,6 +37,8 @@ export interface TestSentinels {
   /** The primary the sentinels started with, and its replica. */
   primary: TestRedis;
   replica: TestRedis;
+  /** With `primaryBehindProxy`: the proxy through which the sentinels and the replica reach the primary. */
+  primaryProxy?: RedisProxy;
   /**
    * Listens for `+switch-master` on every sentinel from now on; `switched` resolves with the time
    * (Date.now()) the first arrived and the new primary's port, or rejects after `timeoutMs`.
@@ -48,6 +51,11 @@ export interface TestSentinels {
   hangPrimary(seconds: number): void;
   /** What a sentinel says about the primary's name (SENTINEL MASTER), as field → value. */
   primaryInfo(sentinel?: SentinelNode): Promise<Record<string, string>>;
+  /**
+   * Starts `node` again (after a kill) as a replica of the primary on `primaryPort`; resolves once
+   * it has synced and every sentinel counts it as a replica that is up, or rejects after `timeoutMs`.
+   */
+  rejoinAsReplica(node: TestRedis, primaryPort: number, timeoutMs?: number): Promise<void>;
   /** Stops every process and removes the folder; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -79,14 +87,22 @@ async function startSentinel(dir: string, primaryPort: number, quorum = 2, liste
   return { node: { host: '127.0.0.1', port }, child };
 }
 
-export async function startSentinels(): Promise<TestSentinels> {
+export interface SentinelOptions {
+  /**
+   * The sentinels and the replica reach the primary through a proxy (`primaryProxy`), so that a
+   * test can cut it off from them while servers connected to it directly keep it (a split brain).
+   */
+  primaryBehindProxy?: boolean;
+}
+
+export async function startSentinels({ primaryBehindProxy = false }: SentinelOptions = {}): Promise<TestSentinels> {
   const dir = await mkdtemp(path.join(tmpdir(), 'sails-hook-rooms-sentinel-'));
-  const started: { primary?: TestRedis; replica?: TestRedis; sentinels: Child[] } = { sentinels: [] };
+  const started: { primary?: TestRedis; replica?: TestRedis; proxy?: RedisProxy; sentinels: Child[] } = { sentinels: [] };
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await Promise.all([...started.sentinels.map((child) => child.stop()), started.primary?.stop(), started.replica?.stop()]);
+    await Promise.all([...started.sentinels.map((child) => child.stop()), started.primary?.stop(), started.replica?.stop(), started.proxy?.close()]);
     await rm(dir, { recursive: true, force: true });
   };
 
@@ -94,12 +110,17 @@ export async function startSentinels(): Promise<TestSentinels> {
   const primaryInfo = async (sentinel = nodes[0]!) => pairs(await run('redis-cli', ['-p', String(sentinel.port), 'SENTINEL', 'MASTER', PRIMARY_NAME]));
   try {
     // Their own folder: a replica's sync writes the primary's data to a file. DEBUG SLEEP hangs the primary.
-    const primary = started.primary = await startRedis(['--dir', dir, '--enable-debug-command', 'local']);
-    const replica = started.replica = await startRedis(['--dir', dir, '--replicaof', '127.0.0.1', String(primary.port)]);
+    // Either may be the primary a replica syncs from (after a failover): at once, not after the default 5 s.
+    const syncAtOnce = ['--repl-diskless-sync-delay', '0'];
+    const primary = started.primary = await startRedis(['--dir', dir, '--enable-debug-command', 'local', ...syncAtOnce]);
+    const proxy = started.proxy = primaryBehindProxy ? await startProxy(primary.port) : undefined;
+    // Where the sentinels and the replica reach the primary, and so the address the sentinels name.
+    const primaryPort = proxy?.port ?? primary.port;
+    const replica = started.replica = await startRedis(['--dir', dir, '--replicaof', '127.0.0.1', String(primaryPort), ...syncAtOnce]);
     // A sentinel learns of the replica from the primary's INFO, which lists it once it synced.
     await waitFor(async () => (await replica.command<string>('INFO', 'replication')).includes('master_link_status:up'), 'the replica to sync', 10_000);
     for (let i = 0; i < 3; i += 1) {
-      const { node, child } = await startSentinel(dir, primary.port);
+      const { node, child } = await startSentinel(dir, primaryPort);
       started.sentinels.push(child);
       nodes.push(node);
     }
@@ -117,7 +138,29 @@ export async function startSentinels(): Promise<TestSentinels> {
       nodes,
       primary,
       replica,
+      ...(proxy === undefined ? {} : { primaryProxy: proxy }),
       primaryInfo,
+      async rejoinAsReplica(node, primaryPort, timeoutMs = SWITCH_TIMEOUT_MS) {
+        const deadline = Date.now() + timeoutMs;
+        await node.restart();
+        await node.command('REPLICAOF', '127.0.0.1', String(primaryPort));
+        await waitFor(async () => (await node.command<string>('INFO', 'replication')).includes('master_link_status:up'),
+          `the Redis on ${node.port} to sync from the primary on ${primaryPort}`, Math.max(0, deadline - Date.now()));
+        const clients = nodes.map((sentinel) => new Redis({ ...sentinel, enableOfflineQueue: true, retryStrategy: () => null }));
+        for (const client of clients) client.on('error', () => {});
+        try {
+          // Each sentinel lists it among the primary's replicas with no down flag ("slave", not "slave,s_down"). Its
+          // link's status they learn from their next INFO to it, up to 10 s later: the replica's own INFO says it above.
+          const listedUp = async (client: Redis) => {
+            const replicas = await client.call('SENTINEL', 'REPLICAS', PRIMARY_NAME) as string[][];
+            return replicas.map((fields) => pairs(fields.join('\n'))).some((replica) => replica.port === String(node.port) && replica.flags === 'slave');
+          };
+          await waitFor(async () => (await Promise.all(clients.map(listedUp))).every(Boolean),
+            `every sentinel to count the Redis on ${node.port} as a replica that is up`, Math.max(0, deadline - Date.now()));
+        } finally {
+          for (const client of clients) client.disconnect();
+        }
+      },
       hangPrimary(seconds) {
         // Answered once the sleep is over, or the primary is stopped: nobody waits for it.
         primary.command('DEBUG', 'SLEEP', String(seconds)).catch(() => {});

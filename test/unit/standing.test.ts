@@ -15,8 +15,10 @@ type Request = Extract<Message, { t: 'request' }>;
 const request = (id: number): Request => ({ from: 'a', sentAt: 0, t: 'request', id, reply: true, ttl: 1000, request: { kind: 'membersOf', room: 'r' } });
 
 /** Server "b" and its standing, with a socket "s0" in room "fun"; server "a" is a member too. */
-async function setUp() {
+async function setUp({ behindSentinel = false } = {}) {
   const clock = new FakeClock();
+  /** Behind Sentinel: when the sentinels last confirmed B's Redis as the primary. */
+  let primaryConfirmedAt = clock.now();
   const registry = new FakeRegistry();
   const nsp = new Server().of('/');
   const [id] = addSimulatedSockets(nsp, Socket.prototype, 's', 1, ['fun']);
@@ -41,6 +43,7 @@ async function setUp() {
     becameMember: () => { hellos++; },
     lostNotice: (servers) => `lost ${servers.join(',')}`,
     emit: (event, payload) => events.push([event, payload]),
+    ...(behindSentinel ? { primary: { confirmedAt: () => primaryConfirmedAt, reason: () => 'no sentinel answers' } } : {}),
   });
   await registry.register('a', '', [], '');
   await standing.join();
@@ -51,6 +54,8 @@ async function setUp() {
     clock, registry, nsp, gate, local, peers, standing, events, handled, warnings, disconnected, gen,
     fenceB,
     setLink: (ready: boolean) => { linkReady = ready; },
+    /** The sentinels confirm B's Redis now. */
+    confirmPrimary: () => { primaryConfirmedAt = clock.now(); standing.primaryConfirmedNow(); },
     get probes() { return probes; },
     get hellos() { return hellos; },
     roomsOfS: () => [...(nsp.sockets.get('s0')?.rooms ?? [])].filter((room) => room !== 's0').sort(),
@@ -108,6 +113,49 @@ describe("a server's own standing in the cluster", () => {
     assert.deepEqual(t.handled, [[1, true]], 'held requests answered');
     assert.equal(t.hellos, 1);
     assert.deepEqual(t.events, [], 'not fenced: no event');
+  });
+
+  it('behind Sentinel, holds once the sentinels have not confirmed its Redis for a while, though it hears itself, and checks only once they do again', async () => {
+    const t = await setUp({ behindSentinel: true });
+    t.clock.advance(DEAF_AFTER_MS);
+    t.standing.heardOwnEcho();
+    t.standing.tick();
+    assert.equal(t.standing.isMember, true);
+    t.clock.advance(2);
+    t.standing.heardOwnEcho();
+    t.standing.tick();
+    assert.equal(t.standing.state, 'holding');
+    t.standing.heardOwnEcho();
+    await heartbeatsFor(t, 3 * HEARTBEAT_MS);
+    assert.equal(t.standing.state, 'holding', 'hearing itself through a primary the sentinels do not confirm proves nothing');
+    t.confirmPrimary();
+    await turns();
+    assert.equal(t.standing.isMember, true);
+    assert.deepEqual(t.events, [], 'not fenced: no event');
+  });
+
+  it('behind Sentinel, fenced on the new primary meanwhile, applies the catch-up before anything it received since it stopped trusting the old one', async () => {
+    const t = await setUp({ behindSentinel: true });
+    t.clock.advance(DEAF_AFTER_MS + 1);
+    t.standing.tick();
+    assert.equal(t.standing.state, 'holding');
+    // From the old primary, which other servers cut off with it still publish to.
+    const delivered: string[] = [];
+    t.gate.deliver(() => delivered.push(`broadcast, s0 in ${t.roomsOfS().join(',') || 'nothing'}`), []);
+    t.gate.heldRequest(request(1));
+    // Meanwhile, on the new primary: b fenced, a removal recorded for it.
+    await t.fenceB();
+    await t.registry.record(JSON.stringify({ type: 'leave', socketIds: ['s0'], rooms: ['fun'] }), ['b'], t.gen);
+    // B's connections move to the new primary (its subscriber lost on the way), and the sentinels confirm it.
+    t.standing.subscriberLost();
+    t.standing.linkReady();
+    t.standing.heardOwnEcho();
+    t.confirmPrimary();
+    await turns();
+    assert.equal(t.standing.isMember, true);
+    assert.deepEqual(delivered, ['broadcast, s0 in nothing'], 'the catch-up came first');
+    assert.deepEqual(t.handled, [], 'a request sent without counting on it is dropped');
+    assert.deepEqual(t.events.map(([event]) => event), ['rooms:fenced', 'rooms:rejoined']);
   });
 
   it('reading its fence notice, holds and catches up: requests before the notice applied unanswered, those after dropped', async () => {

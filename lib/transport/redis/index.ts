@@ -7,6 +7,7 @@
  *   link.ts, clients.ts   the two connections (the hook's own or the user's), outages, subscriptions
  *   registry.ts           the cluster's record, as Lua scripts on those connections
  *   gate.ts               socket.io's adapter receives through it, so a server can hold what it receives
+ *   primary-watch.ts      behind Sentinel: whether the Redis it is connected to is the primary the sentinels name
  */
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { Server } from 'socket.io';
@@ -16,7 +17,9 @@ import type { ClusterTransport, TransportEvents } from '../transport';
 import { withHandledPromises } from './clients';
 import { systemClock } from './clock';
 import { gatedSubscriber } from './gate';
-import { openLink } from './link';
+import { openLink, type RedisLink } from './link';
+import { sentinelsOf, watchPrimary, type PrimaryWatch } from './primary-watch';
+import { unavailable } from './requests';
 import { requestChannelOf, startNode, withinTimeout } from './node';
 import { createRedisRegistry } from './registry';
 
@@ -29,12 +32,35 @@ interface RedisTransportOptions {
   emit: TransportEvents;
 }
 
+/** Behind Sentinel, the watch on its primary, once the sentinels confirmed it; the lift fails if they do not within `timeout`. */
+async function watchSentinels(config: ResolvedRoomsConfig, link: RedisLink): Promise<PrimaryWatch | undefined> {
+  const watched = sentinelsOf(config, link.pub);
+  if (watched === undefined) return undefined;
+  const primary = watchPrimary({
+    ...watched,
+    connections: [link.pub, link.sub],
+    clock: systemClock,
+    // Through the sentinels again: ioredis asks them for the primary whenever it connects.
+    onReplaced: () => { for (const client of [link.pub, link.sub]) client.disconnect(true); },
+  });
+  try {
+    await primary.firstConfirmation(config.timeout);
+    return primary;
+  } catch (err) {
+    await primary.close();
+    await link.close();
+    throw unavailable(`sails-hook-rooms: the sentinels did not confirm within ${config.timeout} ms that the Redis it connected to is `
+      + `the primary '${watched.sentinel.name}': ${(err as Error).message}. Check that sentinel.nodes lists every sentinel (config/rooms.js).`, err);
+  }
+}
+
 export async function createRedisTransport({ uid, config, io, log, emit }: RedisTransportOptions): Promise<ClusterTransport> {
   const link = await openLink(config, log, {
     down: (err) => emit('rooms:redis:down', { id: uid, error: err instanceof Error ? err.message || err.name : String(err) }),
     up: (downMs) => emit('rooms:redis:up', { id: uid, downMs }),
   });
   const registry = createRedisRegistry(link.pub, { key: config.key, channel: requestChannelOf(config.key), sharded: link.sharded });
+  const primary = await watchSentinels(config, link);
   return startNode({
     uid,
     config,
@@ -44,6 +70,7 @@ export async function createRedisTransport({ uid, config, io, log, emit }: Redis
     link,
     registry,
     clock: systemClock,
+    primary,
     async attachAdapter(gate) {
       const subscriptions: Array<PromiseLike<unknown>> = [];
       const adapterPub = withHandledPromises(link.pub, log);

@@ -64,11 +64,14 @@ async function connectOwnClients({ pub, sub, where, fix }: OwnClients, timeoutMs
   let lastError: unknown;
   let timer: NodeJS.Timeout | undefined;
   let failNow: (err: Error) => void = () => {};
+  // ioredis in Sentinel mode says what each sentinel answered apart from its errors.
+  let lastSentinelError: unknown;
+  const rememberSentinel = (err: unknown) => { lastSentinelError = err; };
   const deadline = new Promise<never>((_, reject) => {
     failNow = reject;
     timer = setTimeout(() => reject(unavailable(
       `sails-hook-rooms could not reach Redis ${where} within ${timeoutMs} ms`
-        + `${lastError instanceof Error ? ` (${lastError.message || lastError.name})` : ''}: ${fix(lastError)}`,
+        + `${lastError instanceof Error ? ` (${lastError.message || lastError.name})` : ''}: ${fix(lastSentinelError ?? lastError)}`,
       lastError,
     )), timeoutMs);
   });
@@ -78,8 +81,10 @@ async function connectOwnClients({ pub, sub, where, fix }: OwnClients, timeoutMs
     const tlsFailure = describeTlsFailure(err);
     if (tlsFailure) failNow(unavailable(`sails-hook-rooms could not connect to Redis ${where} over TLS: ${tlsFailure} (config/rooms.js).`, err));
   };
-  pub.on('error', remember);
-  sub.on('error', remember);
+  for (const client of [pub, sub]) {
+    client.on('error', remember);
+    client.on('sentinelError', rememberSentinel);
+  }
   try {
     await Promise.race([Promise.all([pub.connect(), sub.connect()]), deadline]);
   } catch (err) {
@@ -87,8 +92,10 @@ async function connectOwnClients({ pub, sub, where, fix }: OwnClients, timeoutMs
     throw err;
   } finally {
     clearTimeout(timer);
-    pub.off('error', remember);
-    sub.off('error', remember);
+    for (const client of [pub, sub]) {
+      client.off('error', remember);
+      client.off('sentinelError', rememberSentinel);
+    }
   }
 }
 
@@ -125,7 +132,10 @@ export async function openLink(config: ResolvedRoomsConfig, log: Logger, outages
   const onError = (err: unknown = new Error('the connection was closed')) => {
     if (!established || closed || outageSince !== undefined) return;
     outageSince = Date.now();
-    log.warn('sails-hook-rooms: lost the connection to Redis; cluster operations fail with E_UNAVAILABLE until it is back:', err);
+    const meanwhile = config.whenRedisDown === 'wait'
+      ? `cluster operations wait for it, up to ${config.timeout} ms each (whenRedisDown: 'wait')`
+      : 'cluster operations fail with E_UNAVAILABLE until it is back';
+    log.warn(`sails-hook-rooms: lost the connection to Redis; ${meanwhile}:`, err);
     outages.down(err);
   };
   const onBack = () => {

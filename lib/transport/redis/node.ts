@@ -4,6 +4,7 @@
  *
  *   peers.ts      the other servers: members and fenced ones
  *   requests.ts   requests waiting on other servers;  answer.ts  what this server answers to theirs
+ *   waiting.ts    with whenRedisDown: 'wait', operations waiting, unsent, until this server can send them
  *   registry.ts   the cluster's record in Redis: fencing, catch-up logs
  *   standing.ts   this server's own standing: holding, checking, catching up (gate.ts, catch-up.ts, local-changes.ts)
  *   wire.ts, outbox.ts, routes.ts   the messages, how they are published, where sockets are
@@ -27,7 +28,9 @@ import { PendingRequests, unavailable, type Done, type WhenFenced } from './requ
 import { liftRefused } from './rights';
 import { SocketRoutes } from './routes';
 import { stampSocketIds } from './socket-ids';
+import type { PrimaryWatch } from './primary-watch';
 import { Standing } from './standing';
+import { WaitingOperations, type WaitingOperation } from './waiting';
 import {
   encodeFence, encodeLost, encodePresence, encodeReply, encodeRequest, forEachMessage, presencePattern, PROTOCOL, sentBy,
   type ClusterRequest, type Message, type Presence, type Received, type SentReply,
@@ -66,6 +69,8 @@ export interface NodeOptions {
   clock: Clock;
   /** Attaches socket.io's adapter, everything it receives passing through `gate`; resolves once it is subscribed. */
   attachAdapter(gate: Gate): Promise<void>;
+  /** Behind Sentinel: whether its Redis is the primary the sentinels name (primary-watch.ts). */
+  primary?: PrimaryWatch;
   discoveryMs?: number;
 }
 
@@ -78,6 +83,14 @@ export function withinTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 type MessageOf<T extends Message['t']> = Extract<Message, { t: T }>;
 
+/** A request asked while it could not be sent, as it waits for Redis (waiting.ts). */
+interface AskedOperation extends WaitingOperation {
+  request: ClusterRequest;
+  wantedIds: string[] | undefined;
+  done: Done;
+  only: string | undefined;
+}
+
 /** What a request does when a server it waits for is fenced (requests.ts). */
 function whenFencedOf(request: ClusterRequest): WhenFenced {
   if (request.kind !== 'change') return 'fail';
@@ -85,7 +98,7 @@ function whenFencedOf(request: ClusterRequest): WhenFenced {
 }
 
 export async function startNode({
-  uid, config, nsp, log, emit, link, registry, clock, attachAdapter, discoveryMs = DISCOVERY_MS,
+  uid, config, nsp, log, emit, link, registry, clock, attachAdapter, primary, discoveryMs = DISCOVERY_MS,
 }: NodeOptions): Promise<ClusterTransport> {
   // One hash tag in every channel of the hook: on a Redis Cluster they share a slot, so a server's
   // messages reach another in the order they were sent, whichever channel each took.
@@ -119,9 +132,17 @@ export async function startNode({
     inboxOf,
     livePeers: () => peers.live(),
     fencedPeers: () => peers.fenced(),
-    encodeBroadcast: (id, request, excluded) => encodeRequest(uid, id, true, config.timeout, request, clock.wallNow(), excluded),
+    encodeBroadcast: (id, request, excluded, ttlMs) => encodeRequest(uid, id, true, ttlMs, request, clock.wallNow(), excluded),
     routes,
   });
+  /** whenRedisDown: 'wait': what cannot be sent now waits here, unsent (waiting.ts). */
+  const waiting = config.whenRedisDown === 'wait' ? new WaitingOperations<AskedOperation>({
+    clock,
+    timeoutMs: config.timeout,
+    linkReady: () => link.isReady(),
+    isMember: () => standing.isMember,
+    send: (asked) => ask(asked.request, asked.wantedIds, asked.done, asked.only, asked.deadline),
+  }) : undefined;
 
   /** Applies a request of another server here (not a local change: not recorded), and answers it. */
   const handleRequest = (message: MessageOf<'request'>, reply: boolean) => {
@@ -152,10 +173,15 @@ export async function startNode({
     linkReady: () => link.isReady(),
     probe: () => send(requestChannel, encodePresence(uid, 'beat', clock.wallNow())),
     handleRequest,
-    becameMember: () => announce('hello'),
+    becameMember: () => {
+      announce('hello');
+      waiting?.flush();
+    },
     lostNotice: (servers) => encodeLost(uid, servers, clock.wallNow()),
     emit,
+    primary,
   });
+  primary?.onConfirmed(() => standing.primaryConfirmedNow());
 
   /** Servers heard speaking an older protocol, warned of once each. */
   const olderProtocols = new Set<string>();
@@ -292,6 +318,7 @@ export async function startNode({
     requests.close(unavailable('sails-hook-rooms did not lift.'));
     // Registered already: the others must not wait for a server that never lifted.
     if (standing.gen !== '') await registry.leave(uid).catch(() => {});
+    await primary?.close();
     await link.close();
     throw liftRefused(step, err, config.key, link.sharded);
   }
@@ -302,6 +329,7 @@ export async function startNode({
     // not they silent; and it says hello only once it has checked (standing.ts).
     peers.heardFromEveryoneNow();
     standing.hold('its connection to Redis came back');
+    primary?.reconnected();
     standing.linkReady();
   });
   link.onSubscriberLost((err) => {
@@ -311,6 +339,7 @@ export async function startNode({
       + 'the change was applied on this server and may or may not have been applied on the others.', err));
   });
   const heartbeat = clock.setInterval(() => {
+    primary?.ask();
     standing.tick();
     if (!link.isReady()) return;
     const sentAt = clock.wallNow();
@@ -323,9 +352,11 @@ export async function startNode({
    * Sends a request to the other servers; `done` gets the replies of those concerned (callbacks,
    * not promises: thousands of requests may be in flight, each should hold little).
    */
-  function ask(request: ClusterRequest, wantedIds: string[] | undefined, done: Done, only?: string): void {
+  function ask(request: ClusterRequest, wantedIds: string[] | undefined, done: Done, only?: string, waitedUntil?: number): void {
     // `done` is told after ask() returned, whatever happens.
     if (closed) return process.nextTick(done, unavailable('sails-hook-rooms is lowered: no cluster operation is possible.'));
+    // `waitedUntil`: it waited, and leaves now with its call's deadline, which its receivers are told too.
+    if (waitedUntil === undefined && waiting?.mustWait()) return waiting.add({ request, wantedIds, done, only, deadline: clock.now() + config.timeout });
     if (!link.isReady()) {
       return process.nextTick(done, unavailable('sails-hook-rooms cannot reach Redis right now: the change was applied on this server only. '
         + 'Check Redis; the hook reconnects by itself.'));
@@ -342,12 +373,13 @@ export async function startNode({
     const channels = directed ? holders.map(inboxOf) : [requestChannel];
     // Every server reads a broadcast request, fenced ones too: those this one does not count on must not apply it.
     const excluded = directed || peers.fencedCount === 0 ? undefined : peers.fenced();
-    const message = encodeRequest(uid, id, reply, config.timeout, request, clock.wallNow(), excluded);
+    const ttl = waitedUntil === undefined ? config.timeout : Math.max(1, Math.floor(waitedUntil - clock.now()));
+    const message = encodeRequest(uid, id, reply, ttl, request, clock.wallNow(), excluded);
     if (!reply) {
       return sendToEach(send, channels, message, (err) => done(err ? unavailable(`sails-hook-rooms could not publish to Redis: ${String(err)}`, err) : null, [], excluded));
     }
     requests.start(id, request, message, channels, directed ? new Set(holders) : peers.live(), {
-      wantedIds, whenFenced: whenFencedOf(request), followsRoute: directed && only === undefined, excluded,
+      wantedIds, whenFenced: whenFencedOf(request), followsRoute: directed && only === undefined, excluded, deadline: waitedUntil,
     }, done);
   }
 
@@ -448,10 +480,12 @@ export async function startNode({
       standing: standing.state,
       peers: peers.describe(),
       pending: requests.size,
+      waiting: waiting?.size ?? 0,
     }),
     leave: leaveCluster,
     async close() {
       if (closed) return;
+      waiting?.close(unavailable('sails-hook-rooms was lowered while this operation waited for Redis: it was never sent to the other servers.'));
       await leaveCluster(Math.min(config.timeout, LEAVE_MS));
       closed = true;
       standing.close();
@@ -459,6 +493,7 @@ export async function startNode({
       unwatch();
       unstamp();
       requests.close(unavailable('sails-hook-rooms was lowered while waiting for other servers.'));
+      await primary?.close();
       await link.close();
     },
   };

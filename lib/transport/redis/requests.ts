@@ -65,6 +65,8 @@ export interface RequestOptions {
   followsRoute?: boolean;
   /** The servers a broadcast request names as fenced (it is sent to every server; they ignore it). */
   excluded?: string[];
+  /** When it fails with E_TIMEOUT, if not `timeout` from now: one that waited for Redis keeps its call's (waiting.ts). */
+  deadline?: number;
 }
 
 export interface RequestsOptions {
@@ -80,8 +82,8 @@ export interface RequestsOptions {
   livePeers(): Set<string>;
   /** The servers known to be fenced now. */
   fencedPeers(): string[];
-  /** Encodes request `id` for every server, naming `excluded` (the servers fenced). */
-  encodeBroadcast(id: number, request: ClusterRequest, excluded: readonly string[]): string;
+  /** Encodes request `id` for every server, naming `excluded` (the servers fenced); receivers drop it once `ttlMs` old. */
+  encodeBroadcast(id: number, request: ClusterRequest, excluded: readonly string[], ttlMs: number): string;
   routes: SocketRoutes;
 }
 
@@ -100,7 +102,8 @@ const notPublished = (err: unknown) => unavailable(`sails-hook-rooms could not p
 
 export class PendingRequests {
   private readonly pending = new Map<number, PendingRequest>();
-  // One timer for every request: they all wait `timeout`, so they expire in the order they were sent.
+  // One timer for every request: they all wait `timeout` from their call, and are sent in the order of
+  // their calls (those that waited for Redis too), so they expire in the order they were sent.
   // It is left to run out when no request is pending: one request at a time then arms one timer
   // per `timeout`, not one each.
   private expiryTimer: Timer | undefined;
@@ -117,13 +120,13 @@ export class PendingRequests {
    * start() returned.
    */
   start(id: number, request: ClusterRequest, message: string, channels: readonly string[], awaited: Set<string>,
-    { wantedIds, whenFenced, followsRoute = false, excluded }: RequestOptions, done: Done): void {
+    { wantedIds, whenFenced, followsRoute = false, excluded, deadline }: RequestOptions, done: Done): void {
     const entry: PendingRequest = {
       id,
       message,
       channels,
       directed: channels[0] !== this.options.broadcastChannel,
-      deadline: this.options.clock.now() + this.options.timeoutMs,
+      deadline: deadline ?? this.options.clock.now() + this.options.timeoutMs,
       awaited,
       published: false,
       repliedBy: [],
@@ -216,7 +219,9 @@ export class PendingRequests {
   private askEveryone(entry: PendingRequest): void {
     this.options.routes.forget(entry.missingIds!);
     const excluded = this.options.fencedPeers();
-    entry.message = this.options.encodeBroadcast(entry.id, entry.request, excluded);
+    // Sent again, it still expires at the deadline of the first: no receiver applies it after its sender gave up.
+    const ttlMs = Math.max(1, Math.floor(entry.deadline - this.options.clock.now()));
+    entry.message = this.options.encodeBroadcast(entry.id, entry.request, excluded, ttlMs);
     entry.channels = [this.options.broadcastChannel];
     entry.directed = false;
     entry.awaited = this.options.livePeers();

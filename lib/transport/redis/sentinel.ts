@@ -40,11 +40,15 @@ export function createSentinelClients(sentinel: RoomsSentinelConfig, tls: RoomsT
     sentinelUsername: sentinel.sentinelUsername,
     sentinelPassword: sentinel.sentinelPassword,
     db: sentinel.db ?? 0,
+    ...(sentinel.natMap === undefined ? {} : { natMap: sentinel.natMap }),
     lazyConnect: true,
     // As with url: while disconnected, commands fail at once rather than wait for the reconnect.
     enableOfflineQueue: false,
     // The promoted primary is found at the first attempt after the switch: the cap bounds the recovery.
     retryStrategy: (attempts: number) => Math.min(50 * 2 ** attempts, 1000),
+    // Only the sentinels listed, as the primary watch asks them (primary-watch.ts): those the
+    // sentinels announce may be addresses of another network, or paths around a partition.
+    updateSentinels: false,
     // Also hears +switch-master from the sentinels: leaves at once a replaced primary that still
     // holds the connection open (it hangs, or was demoted), instead of waiting for it to close.
     failoverDetector: true,
@@ -65,7 +69,8 @@ export function createSentinelClients(sentinel: RoomsSentinelConfig, tls: RoomsT
 
 /** What to check when the lift could not connect through the sentinels, given the last error the clients reported. */
 export function sentinelFix(sentinel: RoomsSentinelConfig, lastError: unknown): string {
-  if (lastError instanceof Error && /No such master with that name/i.test(lastError.message)) {
+  // A sentinel that knows no such name answers nil: "… got an invalid reply: null" (ioredis).
+  if (lastError instanceof Error && /No such master with that name|invalid reply: null/i.test(lastError.message)) {
     return `no sentinel knows a primary named '${sentinel.name}': set sails.config.rooms.sentinel.name to the name of `
       + "their 'sentinel monitor <name> …' line.";
   }

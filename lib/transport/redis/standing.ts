@@ -40,6 +40,12 @@ export interface StandingOptions {
   linkReady(): boolean;
   /** Publishes something this server will hear back if its subscription works (a heartbeat). */
   probe(): void;
+  /**
+   * Behind Sentinel: when the sentinels last confirmed that its Redis is the primary (clock.now()
+   * of the question), and why not since. Hearing itself proves nothing there: a primary cut off
+   * from the others still relays its PUBLISH (primary-watch.ts).
+   */
+  primary?: { confirmedAt(): number; reason(): string };
   /** A held request let through: handled as if it arrived now, answered if `answer`. */
   handleRequest(message: Extract<Message, { t: 'request' }>, answer: boolean): void;
   /** Member again (or for the first time): this server says hello. */
@@ -82,6 +88,8 @@ export class Standing {
   /** Redis lost the record: the members known before, each of which must register in the new one. */
   private membersBefore: Set<string> | undefined;
   private waitUntil = 0;
+  /** The sentinels stopped confirming its Redis, and it marked where among what it holds (primaryLost). */
+  private primaryMarked = false;
   /** Its sockets were disconnected (the last resort): nothing left to catch up. */
   private reset = false;
   private closed = false;
@@ -165,8 +173,10 @@ export class Standing {
     if (this.state === 'member') {
       if (!this.options.linkReady()) this.hold('it lost its connection to Redis');
       else if (now - this.lastOwnEcho > DEAF_AFTER_MS) this.hold(`it had not heard its own heartbeat for ${seconds(now - this.lastOwnEcho)} s`);
+      if (!this.primaryConfirmed()) this.primaryLost();
       return;
     }
+    if (!this.primaryConfirmed()) this.primaryLost();
     if (this.options.gate.overflowed) {
       this.lastResort(`it held more than ${this.options.gate.size} messages while it could not check with Redis`, false);
       return;
@@ -174,8 +184,35 @@ export class Standing {
     void this.check();
   }
 
+  /** The sentinels confirmed its Redis as the primary: a holding server may check now. */
+  primaryConfirmedNow(): void {
+    if (!this.primaryConfirmed()) return;
+    this.primaryMarked = false;
+    if (this.state !== 'member') void this.check();
+  }
+
+  /**
+   * The sentinels stopped confirming its Redis. What it receives from now on may come from a primary
+   * they replaced, in no order with the fence the cluster made on the new one: the catch-up goes
+   * before all of it. (What it let through until now came before the others could fence it: they
+   * wait 3.5 s, it stops trusting a primary 2.5 s after the sentinels last confirmed it.)
+   */
+  private primaryLost(): void {
+    if (this.primaryMarked) return;
+    this.primaryMarked = true;
+    this.hold(`the sentinels had not confirmed its Redis as the primary for ${DEAF_AFTER_MS / 1000} s: ${this.options.primary!.reason()}`);
+    this.options.gate.mark();
+    this.changes++;
+  }
+
   close(): void {
     this.closed = true;
+  }
+
+  /** Without Sentinel, always; behind it, if the sentinels confirmed its Redis recently enough (as hearing itself must be). */
+  private primaryConfirmed(): boolean {
+    const { primary, clock } = this.options;
+    return primary === undefined || clock.now() - primary.confirmedAt() <= DEAF_AFTER_MS;
   }
 
   private nextAttempt(): string {
@@ -191,7 +228,7 @@ export class Standing {
   /** Registers again and acts on what the record says. */
   private async check(): Promise<void> {
     const { registry, peers, uid, clock, gate, local } = this.options;
-    if (this.checking || this.closed || this.state === 'member' || !this.hearsItself || !this.options.linkReady()) return;
+    if (this.checking || this.closed || this.state === 'member' || !this.hearsItself || !this.options.linkReady() || !this.primaryConfirmed()) return;
     this.checking = true;
     const changes = this.changes;
     const lastMark = gate.lastMark;
