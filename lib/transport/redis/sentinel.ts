@@ -44,6 +44,9 @@ export function createSentinelClients(sentinel: RoomsSentinelConfig, tls: RoomsT
     lazyConnect: true,
     // As with url: while disconnected, commands fail at once rather than wait for the reconnect.
     enableOfflineQueue: false,
+    // A command written before a cut, re-sent after the reconnect, would reach the others after its
+    // operation had failed, and after later ones: a failed change must never be applied later.
+    autoResendUnfulfilledCommands: false,
     // The promoted primary is found at the first attempt after the switch: the cap bounds the recovery.
     retryStrategy: (attempts: number) => Math.min(50 * 2 ** attempts, 1000),
     // Only the sentinels listed, as the primary watch asks them (primary-watch.ts): those the
