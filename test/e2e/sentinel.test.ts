@@ -12,17 +12,15 @@ import { Redis } from 'ioredis';
 import { connectRaw, type TestClient } from '../support/clients';
 import { assertHealthy, launch, postJson, stopCluster, type TestServer } from '../support/cluster';
 import { waitFor } from '../support/events';
+import { assertEachConfirmedOrFailedWithCode, assertOrderingHolds, churn, type Side } from '../support/failover';
 import { freePort, liftFixture, lowerFixture, urlOf, type SailsTestApp } from '../support/fixture';
 import { loggedMessages, record } from '../support/logs';
-import { roomsReachingEach } from '../support/probes';
 import { connectionCount } from '../support/redis-inspect';
 import { activeResourceCounts, waitForResourcesBackTo, type ResourceCounts } from '../support/resources';
 import { startSentinels, startTlsSentinel, type SentinelNode, type TestSentinels, type TestTlsSentinel } from '../support/sentinel';
 import { connectionPorts, makeCertificates, type TestCertificates } from '../support/tls';
 
 const TIMEOUT_MS = 3000;
-/** An HTTP round trip to a server on top of the operation itself. */
-const HTTP_SLACK_MS = 1000;
 /** What Sails takes to give up a lift, after the hook's timeout. */
 const LIFT_SLACK_MS = 2000;
 /** From the first +switch-master, the hook's own connections work again within this. */
@@ -32,82 +30,6 @@ const CONFIRMED_RUN = 20;
 const ROUNDS = 50;
 const PASSWORD = 'hunter2-s3ntinel';
 
-type ChangeBody = { matched?: number; code?: string; message?: string };
-
-interface Operation {
-  from: string;
-  issuedAt: number;
-  settledAt: number;
-  status: number;
-  body: ChangeBody;
-}
-
-/** One server as the operations and the probes reach it. */
-interface Side {
-  name: string;
-  url: string;
-  /** A socket connected to this server. */
-  client: TestClient;
-  socketId: string;
-}
-
-/** Rejects if `promise` has not settled within `ms`. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms); });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
-/** A side as roomsReachingEach sends from it: it reads only name and post, which the in-process app has too. */
-function asProbeSource(side: Side): TestServer {
-  return { name: side.name, url: side.url, post: (route, body) => postJson(side.url, route, body) } as TestServer;
-}
-
-/**
- * Each side joins and leaves, by ID, the other side's socket, one operation after another, until
- * stopped: the outcome of every operation, in the order each side issued them.
- */
-function churn(sides: readonly [Side, Side]) {
-  let running = true;
-  const operations: Operation[] = [];
-  const loops = Promise.all(sides.map(async (side, i) => {
-    const target = sides[1 - i]!;
-    for (let n = 0; running; n++) {
-      const route = n % 2 === 0 ? '/rooms/add-socket' : '/rooms/remove-socket';
-      const issuedAt = Date.now();
-      const { status, body } = await within(postJson<ChangeBody>(side.url, route, { socketId: target.socketId, roomName: 'churn' }),
-        TIMEOUT_MS + HTTP_SLACK_MS, `${side.name}'s ${route}`);
-      operations.push({ from: side.name, issuedAt, settledAt: Date.now(), status, body });
-    }
-  }));
-  // Read by stop(); meanwhile a failed loop must not be an unhandled rejection.
-  loops.catch(() => {});
-  return {
-    operations,
-    /** The operations of `side` issued at or after `since`, from its first confirmed one after which every one was confirmed. */
-    confirmedRun(side: Side, since: number): Operation[] {
-      const issued = operations.filter((op) => op.from === side.name && op.issuedAt >= since);
-      let first = issued.length;
-      while (first > 0 && issued[first - 1]!.status === 200) first -= 1;
-      return issued.slice(first);
-    },
-    async stop() {
-      running = false;
-      await loops;
-    },
-  };
-}
-
-/** Every operation was confirmed, or failed with E_UNAVAILABLE or E_TIMEOUT, and none took longer than `timeout`. */
-function assertEachConfirmedOrFailedWithCode(operations: readonly Operation[]) {
-  for (const op of operations) {
-    const what = `${op.from}'s operation issued ${op.issuedAt}: ${op.status} ${JSON.stringify(op.body)}`;
-    if (op.status === 200) assert.equal(op.body.matched, 1, what);
-    else assert.ok(op.status === 503 && ['E_UNAVAILABLE', 'E_TIMEOUT'].includes(op.body.code!), what);
-    assert.ok(op.settledAt - op.issuedAt <= TIMEOUT_MS + HTTP_SLACK_MS, `${what} took ${op.settledAt - op.issuedAt} ms`);
-  }
-}
-
 /**
  * Brings the primary down with `fault` while both sides churn; resolves, once each side has
  * `CONFIRMED_RUN` operations confirmed in a row after the switch, with the time from the switch
@@ -115,7 +37,7 @@ function assertEachConfirmedOrFailedWithCode(operations: readonly Operation[]) {
  */
 async function failOverDuringChurn(topology: TestSentinels, sides: readonly [Side, Side], fault: () => Promise<void> | void) {
   const watcher = await topology.watchSwitch();
-  const operations = churn(sides);
+  const operations = churn(sides, { timeoutMs: TIMEOUT_MS });
   try {
     await waitFor(() => operations.operations.filter((op) => op.status === 200).length >= CONFIRMED_RUN, 'confirmed operations before the fault', 10_000);
     await fault();
@@ -124,7 +46,7 @@ async function failOverDuringChurn(topology: TestSentinels, sides: readonly [Sid
     await waitFor(() => sides.every((side) => operations.confirmedRun(side, switched.at).length >= CONFIRMED_RUN),
       `${CONFIRMED_RUN} operations in a row confirmed by each server after the switch`, 15_000);
     await operations.stop();
-    assertEachConfirmedOrFailedWithCode(operations.operations);
+    assertEachConfirmedOrFailedWithCode(operations.operations, TIMEOUT_MS);
     assert.ok(operations.operations.some((op) => op.status === 503), 'some operations were issued while Redis was away');
     const recoveries = sides.map((side) => operations.confirmedRun(side, switched.at)[0]!.settledAt - switched.at);
     record('sentinel-test', 'info', `operations confirmed again ${recoveries.join(' ms, ')} ms after +switch-master (${sides.map((s) => s.name).join(', ')})`);
@@ -132,29 +54,6 @@ async function failOverDuringChurn(topology: TestSentinels, sides: readonly [Sid
   } finally {
     watcher.close();
     await operations.stop().catch(() => {});
-  }
-}
-
-/**
- * `ROUNDS` rounds: each side joins the other's socket to a room, and a broadcast to it from
- * either server reaches both sockets; then each removes it, and no broadcast from either reaches them.
- */
-async function assertOrderingHolds(sides: readonly [Side, Side]) {
-  const sockets = sides.map(({ client, socketId }) => ({ client, socketId }));
-  const change = (route: string) => Promise.all(sides.map(async (side, i) => {
-    const { status, body } = await postJson<ChangeBody>(side.url, route, { socketId: sides[1 - i]!.socketId, roomName: 'ordered' });
-    assert.deepEqual([status, body.matched], [200, 1], `${side.name} ${route}: ${JSON.stringify(body)}`);
-  }));
-  const reached = async () => Promise.all(sides.map((side) => roomsReachingEach(asProbeSource(side), sockets, ['ordered'])));
-  for (let round = 1; round <= ROUNDS; round++) {
-    await change('/rooms/add-socket');
-    for (const [from, arrivals] of (await reached()).entries()) {
-      assert.deepEqual(arrivals, [['ordered'], ['ordered']], `round ${round}: a broadcast from ${sides[from]!.name} after the confirmed joins`);
-    }
-    await change('/rooms/remove-socket');
-    for (const [from, arrivals] of (await reached()).entries()) {
-      assert.deepEqual(arrivals, [[], []], `round ${round}: a broadcast from ${sides[from]!.name} after the confirmed leaves`);
-    }
   }
 }
 
@@ -298,7 +197,7 @@ describe('Redis behind Sentinel', function () {
     });
 
     it(`right after it, the ordering guarantee holds from either server, ${ROUNDS} rounds`, async () => {
-      await assertOrderingHolds(sides);
+      await assertOrderingHolds(sides, ROUNDS);
       assertHealthy(other!);
     });
 
@@ -343,7 +242,7 @@ describe('Redis behind Sentinel', function () {
     });
 
     it(`right after it, the ordering guarantee holds from either server, ${ROUNDS} rounds`, async () => {
-      await assertOrderingHolds(sides!);
+      await assertOrderingHolds(sides!, ROUNDS);
     });
   });
 
@@ -378,7 +277,7 @@ describe('Redis behind Sentinel', function () {
     });
 
     it(`right after it, the ordering guarantee holds from either server, ${ROUNDS} rounds`, async () => {
-      await assertOrderingHolds(sides!);
+      await assertOrderingHolds(sides!, ROUNDS);
     });
 
     it('lowering leaves them connected to the new primary and ready', async () => {

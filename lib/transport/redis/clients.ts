@@ -12,6 +12,11 @@ export function isNodeRedis(client: AnyRedisClient): boolean {
   return typeof client.pSubscribe === 'function';
 }
 
+/** A Redis Cluster client: node-redis' createCluster() (it lists its primaries), or an ioredis Cluster. */
+export function isClusterClient(client: AnyRedisClient): boolean {
+  return Array.isArray(client.masters) || client.isCluster === true;
+}
+
 export function isReady(client: AnyRedisClient): boolean {
   return isNodeRedis(client) ? client.isReady === true : client.status === 'ready';
 }
@@ -22,6 +27,28 @@ export function isReady(client: AnyRedisClient): boolean {
  */
 export function lossEvents(client: AnyRedisClient): readonly string[] {
   return isNodeRedis(client) ? ['error'] : ['error', 'close'];
+}
+
+/** The events by which a client says it is connected again; a node-redis cluster client says it of each node's connection. */
+export function readyEvents(client: AnyRedisClient): readonly string[] {
+  return isNodeRedis(client) && isClusterClient(client) ? ['ready', 'node-ready'] : ['ready'];
+}
+
+/**
+ * A node-redis cluster client reports a lost connection to one node only as 'node-error' (with
+ * the node's host and port), and keeps saying it is ready. Whether its connection to that node
+ * carries a subscription to one of `channels`, plain or sharded (any subscription, if the client
+ * cannot say which it has).
+ */
+export function subscribesOnNode(client: AnyRedisClient, node: { host?: string; port?: number } | undefined, channels: readonly string[]): boolean {
+  if (node?.host === undefined || node.port === undefined) return false;
+  const address = `${node.host}:${node.port}`;
+  const connections: AnyRedisClient[] = [
+    client.pubSubNode?.address === address ? client.pubSubNode.client : undefined,
+    client.nodeByAddress?.get(address)?.pubSub?.client,
+  ].filter((connection) => connection !== undefined);
+  return connections.some((connection) => typeof connection.getPubSubListeners !== 'function'
+    || channels.some((channel) => connection.getPubSubListeners('CHANNELS').has(channel) || connection.getPubSubListeners('SHARDED').has(channel)));
 }
 
 /** Creates the publishing and subscribing clients for `url` (node-redis), with `tls` for a rediss:// one. */
@@ -76,6 +103,28 @@ export function removeListenerSafely(client: AnyRedisClient, event: string, list
 export function publish(client: AnyRedisClient, channel: string, message: string, sharded: boolean): Promise<number> {
   if (isNodeRedis(client)) return sharded ? client.sPublish(channel, message) : client.publish(channel, message);
   return sharded ? client.spublish(channel, message) : client.publish(channel, message);
+}
+
+const PUBLISH_SCRIPT = "return redis.call('PUBLISH', ARGV[1], ARGV[2])";
+
+/**
+ * A Redis Cluster client sends each PUBLISH (a command without a key) to a node of its choice, the
+ * next one in turn (node-redis) or any (ioredis), and the cluster forwards it from there: two
+ * messages of one server reach a subscriber on another node out of order, a broadcast after a
+ * confirmed join behind the next one. Through this view every PUBLISH runs on the primary of
+ * `routingKey`'s slot, as a script with that key, so one server's messages, the hook's and its
+ * broadcasts alike, arrive in the order it sent them, as on one Redis. Other clients are returned as they are.
+ */
+export function publishingInOrder(client: AnyRedisClient, routingKey: string): AnyRedisClient {
+  if (!isClusterClient(client)) return client;
+  const inOrder = (channel: string, message: string) => evalScript(client, PUBLISH_SCRIPT, [routingKey], [channel, message]);
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === 'publish' || property === 'PUBLISH') return inOrder;
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** Subscribes `listener` to one channel; resolves with the way to unsubscribe it. */

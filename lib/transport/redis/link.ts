@@ -6,13 +6,15 @@ import { maskUrl, type ResolvedRoomsConfig } from '../../config';
 import type { Logger } from '../../sails';
 import { unavailable } from './requests';
 import {
-  closeClient, createClientsFromUrl, isReady, lossEvents, publish, removeListenerSafely, subscribe,
+  closeClient, createClientsFromUrl, isClusterClient, isNodeRedis, isReady, lossEvents, publish, publishingInOrder, readyEvents,
+  removeListenerSafely, subscribe, subscribesOnNode,
   type AnyRedisClient, type MessageListener,
 } from './clients';
 import { createSentinelClients, describeSentinels, sentinelFix } from './sentinel';
 import { describeTlsFailure } from './tls';
 
 export interface RedisLink {
+  /** The publishing client; with plain pub/sub on a Redis Cluster, a view that publishes in order (clients.ts). */
   readonly pub: AnyRedisClient;
   readonly sub: AnyRedisClient;
   readonly sharded: boolean;
@@ -23,9 +25,9 @@ export interface RedisLink {
   publish(channel: string, payload: string): Promise<number>;
   /** Subscribes `listener` to `channel`; unsubscribed by close(). */
   subscribe(channel: string, listener: MessageListener): Promise<void>;
-  /** Called on either connection's 'ready' (which of them comes back first varies). */
+  /** Called on either connection's 'ready' (which of them comes back first varies), or a cluster client's 'node-ready'. */
   onReady(listener: () => void): void;
-  /** Called when the subscribing connection fails. */
+  /** Called when the subscribing connection fails (a cluster client's: one that carries subscriptions). */
   onSubscriberLost(listener: (err: unknown) => void): void;
   /** Removes what the link added to the clients and closes those it created; safe to call twice. */
   close(): Promise<void>;
@@ -156,21 +158,28 @@ export async function openLink(config: ResolvedRoomsConfig, log: Logger, outages
 
   const added: Array<[AnyRedisClient, string, (...args: any[]) => void]> = [];
   const unsubscribers: Array<() => Promise<void>> = [];
+  const channels: string[] = [];
+
+  // On a Redis Cluster, plain PUBLISHes all go through the primary of the hook's slot, in order.
+  const publisher = sharded ? pub : publishingInOrder(pub, `{${config.key}-rooms}:publish`);
 
   return {
-    pub,
+    pub: publisher,
     sub,
     sharded,
     isReady: () => isReady(pub) && isReady(sub),
     pubReady: () => isReady(pub),
-    publish: (channel, payload) => publish(pub, channel, payload, sharded),
+    publish: (channel, payload) => publish(publisher, channel, payload, sharded),
     async subscribe(channel, listener) {
       unsubscribers.push(await subscribe(sub, channel, listener, sharded));
+      channels.push(channel);
     },
     onReady(listener) {
       for (const client of [pub, sub]) {
-        client.on('ready', listener);
-        added.push([client, 'ready', listener]);
+        for (const event of readyEvents(client)) {
+          client.on(event, listener);
+          added.push([client, event, listener]);
+        }
       }
     },
     onSubscriberLost(listener) {
@@ -178,6 +187,12 @@ export async function openLink(config: ResolvedRoomsConfig, log: Logger, outages
         sub.on(event, listener);
         added.push([sub, event, listener]);
       }
+      if (!isNodeRedis(sub) || !isClusterClient(sub)) return;
+      // The hook's own channels: unheard, their loss would cost what was published until node-redis subscribed
+      // again on the promoted replica. The adapter's alone: broadcasts are lost meanwhile, whatever the hook does.
+      const onNodeError = (err: unknown, node?: { host?: string; port?: number }) => { if (subscribesOnNode(sub, node, channels)) listener(err); };
+      sub.on('node-error', onNodeError);
+      added.push([sub, 'node-error', onNodeError]);
     },
     async close() {
       if (closed) return;
