@@ -12,6 +12,7 @@ import { CLIENT_KINDS, connectRaw, connectSailsIo, type TestClient } from '../su
 import { assertHealthy, postJson, startServer, startServerWithRooms, stopCluster, type TestServer } from '../support/cluster';
 import { nextEvent, record, waitFor } from '../support/events';
 import { liftFixture, lowerFixture, urlOf, type SailsTestApp } from '../support/fixture';
+import { loggedMessages } from '../support/logs';
 import { startRedis, type TestRedis } from '../support/redis';
 import { activeChannels, connectionCount, patternCount, subscriberCount } from '../support/redis-inspect';
 import { activeResourceCounts, waitForResourcesBackTo, type ResourceCounts } from '../support/resources';
@@ -164,8 +165,9 @@ describe('the Redis transport over lift and lower', function () {
   }
 
   const OWN_CLIENT_LIBRARIES = [
-    { name: 'node-redis (createClient from redis)', connect: connectNodeRedis },
-    { name: 'ioredis 5 (maxRetriesPerRequest: null)', connect: connectIoredis },
+    // resends: ioredis' autoResendUnfulfilledCommands, on by default.
+    { name: 'node-redis (createClient from redis)', connect: connectNodeRedis, resends: false },
+    { name: 'ioredis 5 (maxRetriesPerRequest: null)', connect: connectIoredis, resends: true },
   ] as const;
 
   for (const library of OWN_CLIENT_LIBRARIES) {
@@ -209,6 +211,13 @@ describe('the Redis transport over lift and lower', function () {
         await clients?.close();
         if (other) await stopCluster([other]);
         await redis?.stop();
+      });
+
+      it(library.resends
+        ? 'warns at the lift that the pubClient re-sends, after a reconnect, what it had written (autoResendUnfulfilledCommands)'
+        : 'gives no warning of re-sent commands: the pubClient does not re-send', () => {
+        const warnings = loggedMessages({ source: /^sails:/, level: 'warn', message: 'autoResendUnfulfilledCommands' });
+        assert.equal(warnings.length, library.resends ? 1 : 0, warnings.join('\n'));
       });
 
       it('lifts on them without opening a Redis connection of its own, subscribing its channel on the given subClient', async () => {

@@ -257,7 +257,7 @@ describe('Redis behind Sentinel', function () {
       topology = await startSentinels();
       other = await launch('other', sentinelEnv(topology));
       // As README's "Sentinel" shows them.
-      const options = { sentinels: topology.nodes, name: topology.name };
+      const options = { sentinels: topology.nodes, name: topology.name, autoResendUnfulfilledCommands: false };
       clients = [new Redis(options), new Redis(options)];
       for (const client of clients) client.on('error', () => {});
       ({ app, sides } = await liftBeside(other, { adapter: 'redis', timeout: TIMEOUT_MS, pubClient: clients[0], subClient: clients[1] }));

@@ -29,6 +29,16 @@ export function lossEvents(client: AnyRedisClient): readonly string[] {
   return isNodeRedis(client) ? ['error'] : ['error', 'close'];
 }
 
+/**
+ * Whether a client writes again, after a reconnect, the commands it had written without a reply:
+ * ioredis does unless `autoResendUnfulfilledCommands` is off (a Cluster: in its `redisOptions`).
+ */
+export function resendsAfterReconnect(client: AnyRedisClient): boolean {
+  if (isNodeRedis(client)) return false;
+  const options = client.isCluster === true ? client.options?.redisOptions : client.options;
+  return options?.autoResendUnfulfilledCommands !== false;
+}
+
 /** The events by which a client says it is connected again; a node-redis cluster client says it of each node's connection. */
 export function readyEvents(client: AnyRedisClient): readonly string[] {
   return isNodeRedis(client) && isClusterClient(client) ? ['ready', 'node-ready'] : ['ready'];

@@ -7,7 +7,7 @@ import type { Logger } from '../../sails';
 import { unavailable } from './requests';
 import {
   closeClient, createClientsFromUrl, isClusterClient, isNodeRedis, isReady, lossEvents, publish, publishingInOrder, readyEvents,
-  removeListenerSafely, subscribe, subscribesOnNode,
+  removeListenerSafely, resendsAfterReconnect, subscribe, subscribesOnNode,
   type AnyRedisClient, type MessageListener,
 } from './clients';
 import { createSentinelClients, describeSentinels, sentinelFix } from './sentinel';
@@ -153,7 +153,14 @@ export async function openLink(config: ResolvedRoomsConfig, log: Logger, outages
   }
 
   if (own) await connectOwnClients(own, config.timeout);
-  else await awaitUserClients([pub, sub], config.timeout);
+  else {
+    await awaitUserClients([pub, sub], config.timeout);
+    if (resendsAfterReconnect(pub)) {
+      // A PUBLISH written as the connection dropped fails its operation; re-sent, the change would apply later.
+      log.warn('sails-hook-rooms: sails.config.rooms.pubClient re-sends, after a reconnect, the commands it had written without a reply: '
+        + 'a change that failed with E_UNAVAILABLE could then be applied later. Create it with autoResendUnfulfilledCommands: false (ioredis).');
+    }
+  }
   established = true;
 
   const added: Array<[AnyRedisClient, string, (...args: any[]) => void]> = [];
