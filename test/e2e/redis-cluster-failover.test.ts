@@ -9,13 +9,12 @@
  */
 import assert from 'node:assert/strict';
 import type { RedisClusterType } from 'redis';
-import { connectRaw } from '../support/clients';
 import { assertHealthy, launch, stopCluster, type TestServer } from '../support/cluster';
 import { waitFor } from '../support/events';
 import {
-  assertEachConfirmedOrFailedWithCode, assertOrderingHolds, churn, type Side,
+  assertEachConfirmedOrFailedWithCode, assertOrderingHolds, churn, liftBeside, type Side,
 } from '../support/failover';
-import { liftFixture, lowerFixture, urlOf, type SailsTestApp } from '../support/fixture';
+import { lowerFixture, type SailsTestApp } from '../support/fixture';
 import { record } from '../support/logs';
 import { startRedisCluster, type ClusterNode, type TestRedisCluster } from '../support/redis';
 
@@ -153,20 +152,6 @@ async function failOverDuringChurn(deployment: Deployment, target: ClusterNode, 
     watch.close();
     await activity.stop().catch(() => {});
   }
-}
-
-/** The in-process app lifted with `rooms`, a socket on it and one on `other`. */
-async function liftBeside(other: TestServer, rooms: Record<string, unknown>): Promise<{ app: SailsTestApp; sides: [Side, Side] }> {
-  const app = await liftFixture({ rooms });
-  const appUrl = urlOf(app);
-  const [onApp, onOther] = await Promise.all([connectRaw(appUrl), connectRaw(other.url)]);
-  return {
-    app,
-    sides: [
-      { name: 'in-process', url: appUrl, client: onApp, socketId: await onApp.socketId() },
-      { name: 'other', url: other.url, client: onOther, socketId: await onOther.socketId() },
-    ],
-  };
 }
 
 interface Target {

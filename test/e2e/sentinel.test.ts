@@ -9,11 +9,10 @@
  */
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { connectRaw, type TestClient } from '../support/clients';
-import { assertHealthy, launch, postJson, stopCluster, type TestServer } from '../support/cluster';
+import { assertHealthy, launch, stopCluster, type TestServer } from '../support/cluster';
 import { waitFor } from '../support/events';
-import { assertEachConfirmedOrFailedWithCode, assertOrderingHolds, churn, type Side } from '../support/failover';
-import { freePort, liftFixture, lowerFixture, urlOf, type SailsTestApp } from '../support/fixture';
+import { assertEachConfirmedOrFailedWithCode, assertOrderingHolds, churn, liftBeside, type Side } from '../support/failover';
+import { freePort, liftFixture, lowerFixture, type SailsTestApp } from '../support/fixture';
 import { loggedMessages, record } from '../support/logs';
 import { connectionCount } from '../support/redis-inspect';
 import { activeResourceCounts, waitForResourcesBackTo, type ResourceCounts } from '../support/resources';
@@ -64,20 +63,6 @@ function sentinelEnv(topology: TestSentinels): Record<string, string> {
     ROOMS_TIMEOUT: String(TIMEOUT_MS),
     REDIS_SENTINELS: topology.nodes.map(({ host, port }) => `${host}:${port}`).join(','),
     REDIS_SENTINEL_NAME: topology.name,
-  };
-}
-
-/** The in-process app lifted with `rooms`, a socket on it and one on `other`. */
-async function liftBeside(other: TestServer, rooms: Record<string, unknown>): Promise<{ app: SailsTestApp; sides: [Side, Side] }> {
-  const app = await liftFixture({ rooms });
-  const appUrl = urlOf(app);
-  const [onApp, onOther] = await Promise.all([connectRaw(appUrl), connectRaw(other.url)]);
-  return {
-    app,
-    sides: [
-      { name: 'in-process', url: appUrl, client: onApp, socketId: await onApp.socketId() },
-      { name: 'other', url: other.url, client: onOther, socketId: await onOther.socketId() },
-    ],
   };
 }
 

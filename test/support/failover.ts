@@ -4,8 +4,9 @@
  * outcome recorded; then the ordering guarantee, checked with probes (probes.ts).
  */
 import assert from 'node:assert/strict';
-import type { TestClient } from './clients';
+import { connectRaw, type TestClient } from './clients';
 import { postJson, type TestServer } from './cluster';
+import { liftFixture, urlOf, type SailsTestApp } from './fixture';
 import { roomsReachingEach } from './probes';
 
 /** An HTTP round trip to a server on top of the operation itself. */
@@ -49,6 +50,20 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
 /** A side as roomsReachingEach sends from it: it reads only name and post, which the in-process app has too. */
 export function asProbeSource(side: Side): TestServer {
   return { name: side.name, url: side.url, post: (route, body) => postJson(side.url, route, body) } as TestServer;
+}
+
+/** The in-process app lifted with `rooms`, a socket on it and one on `other`. */
+export async function liftBeside(other: TestServer, rooms: Record<string, unknown>): Promise<{ app: SailsTestApp; sides: [Side, Side] }> {
+  const app = await liftFixture({ rooms });
+  const appUrl = urlOf(app);
+  const [onApp, onOther] = await Promise.all([connectRaw(appUrl), connectRaw(other.url)]);
+  return {
+    app,
+    sides: [
+      { name: 'in-process', url: appUrl, client: onApp, socketId: await onApp.socketId() },
+      { name: 'other', url: other.url, client: onOther, socketId: await onOther.socketId() },
+    ],
+  };
 }
 
 /** Of `items` (in issue order) issued at or after `since`, those from the first success after which every one succeeded. */
