@@ -1,6 +1,6 @@
 /**
  * The soak's servers: the fixture app with the soak's debug route, each its own process, on one
- * Redis (one of them through a proxy, to be cut off), and what each says about its standing.
+ * Redis (one of them through proxies, to be cut off: soak/deployment.ts), and what each says about its standing.
  */
 import path from 'node:path';
 import { launch } from '../test/support/cluster';
@@ -51,11 +51,20 @@ export interface SoakServer {
   state(query?: string): Promise<ServerState>;
 }
 
-export async function startSoakServer(index: number, redisUrl: string, timeoutMs: number): Promise<SoakServer> {
+/** What the soak sets of each server's sails.config.rooms, beside Redis. */
+export interface HookSettings {
+  timeoutMs: number;
+  /** Left out of the config when undefined. */
+  whenRedisDown?: 'wait' | 'fail';
+}
+
+/** `redisEnv`: how it reaches Redis (soak/deployment.ts). */
+export async function startSoakServer(index: number, redisEnv: Record<string, string>, hook: HookSettings): Promise<SoakServer> {
   const name = `server-${index + 1}`;
   const { url, child } = await launch(name, {
-    REDIS_URL: redisUrl,
-    ROOMS_TIMEOUT: String(timeoutMs),
+    ...redisEnv,
+    ROOMS_TIMEOUT: String(hook.timeoutMs),
+    ...(hook.whenRedisDown === undefined ? {} : { ROOMS_WHEN_REDIS_DOWN: hook.whenRedisDown }),
     // An unhandled rejection ends the server, so that the soak sees it; heap figures after a full GC.
     NODE_OPTIONS: '--unhandled-rejections=strict --expose-gc',
   }, MAIN);

@@ -1,17 +1,17 @@
 /**
  * The soak: three Sails servers on one Redis, thousands of sockets, random membership operations,
  * queries and broadcasts from every server for a fixed time, with three faults in turn: Redis killed
- * and restarted, one server cut off from Redis while the others keep it, one server SIGKILLed. Every
- * answer is checked against a model of the membership. See README, "Reliability".
+ * and restarted (with `failover`, the primary of a Sentinel deployment killed and the replica
+ * promoted), one server cut off from Redis while the others keep it, one server SIGKILLed. Every
+ * answer is checked against a model of the membership. See docs/reliability.md.
  *
  * It runs in phases, each below with what it takes and gives: start the cluster and connect the
  * sockets; warm up (then reset, and take the baselines); run with the faults; settle; final checks
  * (checks.ts); report (report.ts). The load is load.ts, the faults faults.ts.
  */
-import { startProxy, type RedisProxy } from '../test/support/proxy';
-import { startRedis, type TestRedis } from '../test/support/redis';
 import { finalChecks, isGroupRoom, settle } from './checks';
-import { startSoakServer, type ServerState, type SoakServer } from './cluster';
+import { startSoakServer, type HookSettings, type ServerState, type SoakServer } from './cluster';
+import { startSoakRedis, type SoakRedis } from './deployment';
 import { checkPlan, runFaults, type FaultOutcome } from './faults';
 import { Findings } from './findings';
 import { connectFleet, type Fleet } from './fleet';
@@ -28,7 +28,7 @@ export interface SoakOptions extends SoakConfig {
   log?: (line: string) => void;
 }
 
-/** server-2 reaches Redis through the proxy (the one cut off); server-3 is the one SIGKILLed. */
+/** server-2 reaches Redis through proxies (the one cut off); server-3 is the one SIGKILLed. */
 const PARTITIONED = 1;
 const VICTIM = 2;
 
@@ -53,29 +53,28 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const onUnhandled = (reason: unknown) => { driverUnhandled.push(reason); };
   process.on('unhandledRejection', onUnhandled);
 
-  let redis: TestRedis | undefined;
-  let proxy: RedisProxy | undefined;
+  let redis: SoakRedis | undefined;
   const servers: SoakServer[] = [];
   let fleet: Fleet | undefined;
   try {
-    redis = await startRedis();
-    if (options.faults) proxy = await startProxy(redis.port);
-    await startServers(servers, redis, proxy, options.timeoutMs);
-    log(`soak: redis on ${redis.port}, ${servers.map((s) => `${s.name} ${s.url}`).join(', ')}${proxy ? ` (${servers[PARTITIONED]!.name} through a proxy)` : ''}`);
+    redis = await startSoakRedis({ failover: options.failover ?? false, partitionable: options.faults !== false });
+    await startServers(servers, redis, { timeoutMs: options.timeoutMs, whenRedisDown: options.whenRedisDown });
+    log(`soak: ${redis.describe()}; ${servers.map((s) => `${s.name} ${s.url}`).join(', ')}${options.faults ? ` (${servers[PARTITIONED]!.name} through the proxies)` : ''}`);
     fleet = await connectFleet(servers, options.sockets);
     log(`soak: ${fleet.sockets.length} sockets connected`);
 
     const run = prepare(options, log, servers, fleet);
     const resources = await warmUp(run, redis);
-    const { mainEnd, faults } = await runWithFaults(run, resources, redis, proxy);
+    const { mainEnd, faults } = await runWithFaults(run, resources, redis);
     log(`soak: run done, ${run.load.records.length} operations; checking`);
     const settled = await settle(servers, fleet);
     const checks = await finalChecks(run, settled);
     const { endStates, redisEnd } = await measureEnd(settled.live, redis);
-    const redisVersion = await redis.command<string>('INFO', 'server').then((info) => /redis_version:(\S+)/.exec(info)?.[1] ?? '?');
+    const redisVersion = await redis.primary().command<string>('INFO', 'server').then((info) => /redis_version:(\S+)/.exec(info)?.[1] ?? '?');
     const config: SoakConfig = {
       sockets: options.sockets, durationMs: options.durationMs, warmupMs: options.warmupMs, groups: options.groups,
       roomsPerGroup: options.roomsPerGroup, timeoutMs: options.timeoutMs, faults: options.faults, seed: options.seed,
+      failover: options.failover ?? false, ...(options.whenRedisDown === undefined ? {} : { whenRedisDown: options.whenRedisDown }),
     };
     return buildReport({
       config, servers, fleet, load: run.load, timeline: run.timeline, findings: run.findings, resources, endStates, redisEnd,
@@ -85,14 +84,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     process.off('unhandledRejection', onUnhandled);
     fleet?.disconnectAll();
     await Promise.all(servers.map((server) => server.child.stop()));
-    await proxy?.close();
     await redis?.stop();
   }
 }
 
 /** The three servers, into `servers` as each starts (so that they are stopped whatever happens). */
-async function startServers(servers: SoakServer[], redis: TestRedis, proxy: RedisProxy | undefined, timeoutMs: number): Promise<void> {
-  const started = await Promise.allSettled([0, 1, 2].map((i) => startSoakServer(i, i === PARTITIONED && proxy ? proxy.url : redis.url, timeoutMs)));
+async function startServers(servers: SoakServer[], redis: SoakRedis, hook: HookSettings): Promise<void> {
+  const started = await Promise.allSettled([0, 1, 2].map((i) => startSoakServer(i, redis.serverEnv(i === PARTITIONED), hook)));
   for (const outcome of started) if (outcome.status === 'fulfilled') servers.push(outcome.value);
   const failedStart = started.find((outcome) => outcome.status === 'rejected');
   if (failedStart) throw (failedStart as PromiseRejectedResult).reason;
@@ -115,26 +113,26 @@ function prepare(options: SoakOptions, log: (line: string) => void, servers: Soa
 }
 
 /** Load before the measured run (JIT, pools); then every room emptied, the model cleared, and the baselines taken. */
-async function warmUp(run: Run, redis: TestRedis): Promise<ResourceWatch> {
+async function warmUp(run: Run, redis: SoakRedis): Promise<ResourceWatch> {
   const { load, servers, model, options, log } = run;
   await load.run(options.warmupMs);
   await Promise.all(servers.map((server) => server.call('POST', '/__soak/reset')));
   model.clear();
-  const resources = await ResourceWatch.take(servers, redis);
+  const resources = await ResourceWatch.take(servers, redis.primary());
   log(`soak: warm-up done (${load.warmupOps} operations); heap ${servers.map((s) => `${s.name} ${mb(resources.baseline.get(s.name)!.heapUsed)} MB`).join(', ')}`);
   return resources;
 }
 
 /** The measured run: the load for `durationMs`, the faults at their times meanwhile, resources sampled each second. */
-async function runWithFaults(run: Run, resources: ResourceWatch, redis: TestRedis, proxy: RedisProxy | undefined): Promise<{ mainEnd: number; faults: FaultOutcome | null }> {
+async function runWithFaults(run: Run, resources: ResourceWatch, redis: SoakRedis): Promise<{ mainEnd: number; faults: FaultOutcome | null }> {
   const { load, timeline, options, servers } = run;
   load.phase = 'main';
   timeline.mainStart = performance.now();
-  resources.start(redis, () => load.liveServers());
+  resources.start(() => redis.primary(), () => load.liveServers());
   try {
-    const faults = options.faults && proxy
+    const faults = options.faults
       ? runFaults({
-        plan: options.faults, timeline, redis, proxy, servers, partitioned: servers[PARTITIONED]!, victim: servers[VICTIM]!,
+        plan: options.faults, timeline, redis, servers, partitioned: servers[PARTITIONED]!, victim: servers[VICTIM]!,
         load, model: run.model, fleet: run.fleet, findings: run.findings, timeoutMs: options.timeoutMs, isGroupRoom, log: run.log,
       })
       : Promise.resolve(null);
@@ -148,10 +146,10 @@ async function runWithFaults(run: Run, resources: ResourceWatch, redis: TestRedi
   }
 }
 
-/** Back to the baseline's empty rooms, then each live server's state after a full GC, and Redis' figures. */
-async function measureEnd(live: readonly SoakServer[], redis: TestRedis): Promise<{ endStates: Map<string, ServerState>; redisEnd: RedisFigures }> {
+/** Back to the baseline's empty rooms, then each live server's state after a full GC, and the primary's figures. */
+async function measureEnd(live: readonly SoakServer[], redis: SoakRedis): Promise<{ endStates: Map<string, ServerState>; redisEnd: RedisFigures }> {
   await Promise.all(live.map((server) => server.call('POST', '/__soak/reset')));
   const endStates = new Map<string, ServerState>();
   for (const server of live) endStates.set(server.name, await server.state('?gc=1'));
-  return { endStates, redisEnd: await redisFigures(redis) };
+  return { endStates, redisEnd: await redisFigures(redis.primary()) };
 }

@@ -1,25 +1,31 @@
 /**
  * The faults of the measured run, each at its time, apart so that the report can tell their effects
- * apart: Redis killed and restarted (a full outage); one server cut off from Redis through the proxy
- * while the others keep it (a partition); one server SIGKILLed. After each, how long until every
- * live server can make whole-cluster operations again.
+ * apart: Redis killed and restarted (a full outage), or behind Sentinel the primary killed and the
+ * replica promoted (a failover); one server cut off from Redis through proxies while the others keep
+ * it (a partition); one server SIGKILLed. After each, how long until every live server can make
+ * whole-cluster operations again.
  *
  * Once the partitioned server says it is back (docs/partitions.md), the groups of its sockets are
  * paused and its membership checked against the model: every removal confirmed without it holds,
  * no join confirmed without it reached it.
  */
 import { waitFor } from '../test/support/events';
-import type { RedisProxy } from '../test/support/proxy';
 import type { TestRedis } from '../test/support/redis';
 import { disconnectedBy, standingsOf, type SoakServer, type Standing } from './cluster';
+import type { SentinelRedis, SoakRedis } from './deployment';
 import type { Fleet } from './fleet';
 import type { Findings } from './findings';
 import { roomKey, type Load } from './load';
 import type { Mismatch, MembershipModel } from './model';
+import { roundEach } from './stats';
 import type { Timeline } from './timeline';
 
 export interface FaultPlan {
-  /** Redis killed at this time into the run, and restarted `redisOutageMs` later. */
+  /**
+   * Redis killed at this time into the run, and restarted `redisOutageMs` later. Behind Sentinel the
+   * primary is killed and, once the cluster works again, restarts as a replica of the promoted one
+   * (the outage lasts as long as the failover: `redisOutageMs` only spaces the faults).
+   */
   redisOutageAtMs: number;
   redisOutageMs: number;
   /** One server cut off from Redis at this time, for `partitionMs`. */
@@ -39,7 +45,10 @@ const REJOIN_WAIT_MS = 20_000;
 const QUIESCE_WAIT_MS = 20_000;
 const DISCONNECT_NOTICE_WAIT_MS = 5000;
 
-/** Per live server, ms from the fault's end to its first whole-cluster operation answered by every live server (null: none). */
+/**
+ * Per live server, ms from the fault's end until its first whole-cluster operation confirmed with
+ * every live server's answer came back (null: none).
+ */
 export type Recovery = Record<string, number | null>;
 
 /** The partitioned server's membership, once it said it was back, against the model. */
@@ -72,10 +81,10 @@ export interface FaultOutcome {
 export interface FaultContext {
   plan: FaultPlan;
   timeline: Timeline;
-  redis: TestRedis;
-  proxy: RedisProxy;
+  /** Redis, and the partitioned server's way to it. */
+  redis: SoakRedis;
   servers: readonly SoakServer[];
-  /** The server behind the proxy, and the one to kill (another). */
+  /** The server behind the proxies, and the one to kill (another). */
   partitioned: SoakServer;
   victim: SoakServer;
   load: Load;
@@ -94,9 +103,13 @@ const latest = (recovery: Recovery): number | undefined => {
   return times.every((t) => t !== null) ? Math.max(...(times as number[])) : undefined;
 };
 
+/** Probes one server has waiting at most: with whenRedisDown 'wait', those sent during an outage wait for its end. */
+const PROBES_IN_FLIGHT = 4;
+
 /**
  * From `since`, each live server starts every 25 ms (100 ms after 2 s) an operation that needs every
- * other server; it has recovered from the first one that every live server answered.
+ * other server; it has recovered when the first one that every live server answered comes back
+ * (its answer, not its start: one started during the outage may have waited for its end).
  */
 async function probeRecovery(ctx: FaultContext, since: number): Promise<Recovery> {
   const { load, findings, servers } = ctx;
@@ -104,10 +117,17 @@ async function probeRecovery(ctx: FaultContext, since: number): Promise<Recovery
   await Promise.all(load.liveServers().map(async (server) => {
     recoveredAfter[server.name] = null;
     const probes: Array<Promise<void>> = [];
+    let inFlight = 0;
     while (recoveredAfter[server.name] === null && performance.now() - since < 60_000 && server.alive) {
+      if (inFlight >= PROBES_IN_FLIGHT) {
+        await sleep(25);
+        continue;
+      }
       const issued = performance.now();
+      inFlight += 1;
       probes.push(server.call('POST', '/rooms/room-to-rooms', { operation: 'add', sourceRoom: PROBE_SOURCE, destRooms: PROBE_DEST }, ctx.timeoutMs + 5000)
         .then((answer) => {
+          inFlight -= 1;
           if (answer.status !== 200) return;
           const { servers: answered, unreachableServers = 0 } = answer.body as { servers: number; unreachableServers?: number };
           // Every server of the record answered or was counted cut off (a killed one stays fenced in it).
@@ -118,7 +138,7 @@ async function probeRecovery(ctx: FaultContext, since: number): Promise<Recovery
           }
           // One cut off was counted, not asked: not recovered yet.
           if (answered !== load.liveServers().length) return;
-          const after = issued - since;
+          const after = performance.now() - since;
           if (recoveredAfter[server.name] === null || after < recoveredAfter[server.name]!) recoveredAfter[server.name] = after;
         }));
       // Often at first, when the servers are reconnecting one after the other.
@@ -129,8 +149,19 @@ async function probeRecovery(ctx: FaultContext, since: number): Promise<Recovery
   return recoveredAfter;
 }
 
-async function redisRestart(ctx: FaultContext): Promise<Recovery> {
-  const { plan, timeline, redis, log } = ctx;
+/** Probes from `timeline.redisBackAt` on; the cluster recovered once every live server did. */
+async function recoveryFromRedis(ctx: FaultContext): Promise<Recovery> {
+  const { timeline, log } = ctx;
+  const recovery = await probeRecovery(ctx, timeline.redisBackAt!);
+  const after = latest(recovery);
+  if (after !== undefined) timeline.redisRecoveredAt = timeline.redisBackAt! + after;
+  log(`soak: cluster operations work again after ${JSON.stringify(roundEach(recovery))} ms`);
+  return recovery;
+}
+
+/** A full outage: Redis killed, and restarted `redisOutageMs` later. */
+async function redisRestart(ctx: FaultContext, redis: TestRedis): Promise<Recovery> {
+  const { plan, timeline, log } = ctx;
   await sleep(timeline.mainStart + plan.redisOutageAtMs - performance.now());
   timeline.redisKilledAt = performance.now();
   log(`soak: +${Math.round(timeline.redisKilledAt - timeline.mainStart)} ms Redis killed`);
@@ -138,12 +169,43 @@ async function redisRestart(ctx: FaultContext): Promise<Recovery> {
   // The outage itself.
   await sleep(timeline.redisKilledAt + plan.redisOutageMs - performance.now());
   await redis.restart();
-  timeline.redisRestartedAt = performance.now();
-  log(`soak: +${Math.round(timeline.redisRestartedAt - timeline.mainStart)} ms Redis restarted`);
-  const recovery = await probeRecovery(ctx, timeline.redisRestartedAt);
-  const after = latest(recovery);
-  if (after !== undefined) timeline.redisRecoveredAt = timeline.redisRestartedAt + after;
-  log(`soak: cluster operations work again after ${JSON.stringify(recovery)} ms`);
+  timeline.redisBackAt = performance.now();
+  log(`soak: +${Math.round(timeline.redisBackAt - timeline.mainStart)} ms Redis restarted`);
+  return recoveryFromRedis(ctx);
+}
+
+/**
+ * A failover: the primary SIGKILLed, the sentinels promote the replica (from their +switch-master
+ * on, there is a Redis to connect to again); once the cluster works again, the killed primary
+ * restarts as a replica of the new one, so that the deployment is whole for the faults after.
+ */
+async function failover(ctx: FaultContext, deployment: SentinelRedis): Promise<Recovery> {
+  const { plan, timeline, findings, log } = ctx;
+  await sleep(timeline.mainStart + plan.redisOutageAtMs - performance.now());
+  const watcher = await deployment.topology.watchSwitch();
+  const killed = deployment.primary();
+  let switched: { at: number; port: number };
+  try {
+    timeline.redisKilledAt = performance.now();
+    log(`soak: +${Math.round(timeline.redisKilledAt - timeline.mainStart)} ms the primary (${killed.port}) SIGKILLed`);
+    await killed.kill();
+    switched = await watcher.switched;
+  } finally {
+    watcher.close();
+  }
+  deployment.promoted(switched.port);
+  // The switch was heard at switched.at (Date.now()); the timeline is on performance.now().
+  timeline.redisBackAt = performance.now() - (Date.now() - switched.at);
+  log(`soak: +${Math.round(timeline.redisBackAt - timeline.mainStart)} ms +switch-master, ${Math.round(timeline.redisBackAt - timeline.redisKilledAt)} ms after the kill: the replica (${switched.port}) is the primary`);
+  const recovery = await recoveryFromRedis(ctx);
+  try {
+    await deployment.topology.rejoinAsReplica(killed, switched.port);
+    timeline.formerPrimaryRejoinedAt = performance.now();
+    log(`soak: +${Math.round(timeline.formerPrimaryRejoinedAt - timeline.mainStart)} ms the former primary (${killed.port}) is back, a replica of the new one`);
+  } catch (err) {
+    // Reported as a failure of the run, not thrown: the other faults still run and count.
+    findings.anomaly({ kind: 'the former primary did not rejoin as a replica', error: String(err) });
+  }
   return recovery;
 }
 
@@ -192,20 +254,20 @@ async function checkAfterHeal(ctx: FaultContext, cutAt: number): Promise<HealChe
 }
 
 async function partition(ctx: FaultContext): Promise<PartitionFigures> {
-  const { plan, timeline, redis, proxy, partitioned, findings, model, log } = ctx;
+  const { plan, timeline, redis, partitioned, findings, model, log } = ctx;
   await sleep(timeline.mainStart + plan.partitionAtMs - performance.now());
-  proxy.cut();
+  redis.cut();
   const cutAt = performance.now();
   timeline.cutAt = cutAt;
   // Until it catches up, removals confirmed without it are not in its own view.
   model.openLocalView(partitioned.index);
-  const cutOnRedisClock = await redisNowMs(redis).catch(() => null);
+  const cutOnRedisClock = await redisNowMs(redis.primary()).catch(() => null);
   log(`soak: +${Math.round(cutAt - timeline.mainStart)} ms ${partitioned.name} cut off from Redis`);
   // The partition itself.
   await sleep(cutAt + plan.partitionMs - performance.now());
   // Read before the heal: coming back, it registers again.
-  const fencedSince = await fencedSinceMs(redis).catch(() => null);
-  proxy.heal();
+  const fencedSince = await fencedSinceMs(redis.primary()).catch(() => null);
+  redis.heal();
   const healedAt = performance.now();
   timeline.healedAt = healedAt;
   log(`soak: +${Math.round(healedAt - timeline.mainStart)} ms ${partitioned.name} reaches Redis again`);
@@ -226,7 +288,7 @@ async function partition(ctx: FaultContext): Promise<PartitionFigures> {
   const after = latest(recovery);
   if (after !== undefined) timeline.partitionRecoveredAt = healedAt + after;
   log(`soak: ${partitioned.name} ${standing ? `said it is back after ${Math.round(standing.at - healedAt)} ms (${standing.kind})` : 'did not say it is back'}; `
-    + `whole-cluster operations work again after ${JSON.stringify(recovery)} ms; its membership against the model: ${healCheck ? `${healCheck.mismatches} mismatched of ${healCheck.pairsChecked}` : 'not checked'}`);
+    + `whole-cluster operations work again after ${JSON.stringify(roundEach(recovery))} ms; its membership against the model: ${healCheck ? `${healCheck.mismatches} mismatched of ${healCheck.pairsChecked}` : 'not checked'}`);
   if (healCheck) {
     for (const mismatch of healCheck.examples) {
       findings.anomaly({ ...mismatch, kind: 'after the heal', how: mismatch.kind, model: JSON.stringify(model.state(mismatch.socketId, mismatch.room)), operations: [...findings.history.get(mismatch.socketId) ?? []], roomOperations: [...findings.history.get(roomKey(mismatch.room)) ?? []] });
@@ -252,14 +314,15 @@ async function serverKill(ctx: FaultContext): Promise<Recovery> {
   const recovery = await probeRecovery(ctx, timeline.serverKilledAt);
   const after = latest(recovery);
   if (after !== undefined) timeline.serverRecoveredAt = timeline.serverKilledAt + after;
-  log(`soak: whole-cluster operations work again after ${JSON.stringify(recovery)} ms`);
+  log(`soak: whole-cluster operations work again after ${JSON.stringify(roundEach(recovery))} ms`);
   return recovery;
 }
 
 /** Runs the three faults in turn, from `timeline.mainStart` on. */
 export async function runFaults(ctx: FaultContext): Promise<FaultOutcome> {
   ctx.timeline.partitioned = ctx.partitioned.index;
-  const redisRecovery = await redisRestart(ctx);
+  const { redis } = ctx;
+  const redisRecovery = redis.kind === 'sentinel' ? await failover(ctx, redis) : await redisRestart(ctx, redis.redis);
   const partitionFigures = await partition(ctx);
   const killRecovery = await serverKill(ctx);
   return { redisRecovery, partition: partitionFigures, killRecovery };

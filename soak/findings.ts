@@ -3,12 +3,15 @@
  * anomaly shows of it), and answers judged once the run is over, when the whole timeline (when each
  * fault recovered) and every disconnect are known.
  */
+import { roomKey } from './load';
 import type { Timeline } from './timeline';
 
 /** A disconnect noticed this long after an answer may still have happened before it. */
 const DISCONNECT_NOTICE_MS = 2000;
 const MAX_ANOMALIES = 50;
 const HISTORY_PER_SOCKET = 40;
+/** Of those, kept with each answer to judge (there are as many as operations). */
+const BEFORE_KEPT = 16;
 
 /** An answer to judge at the end: a result's counts, or a query's rooms or members. */
 export interface Judgement {
@@ -21,6 +24,8 @@ export interface Judgement {
   problems(timeline: Timeline): string[] | null;
   /** What the anomaly reports. */
   entry: Record<string, unknown>;
+  /** The operations on its room (and socket) until it was answered: set by judgeLater. */
+  before?: Record<string, string[]>;
 }
 
 export interface Verdicts {
@@ -54,6 +59,10 @@ export class Findings {
   }
 
   judgeLater(judgement: Judgement): void {
+    // What led to the answer, as it was then (the histories keep only the latest operations).
+    const { sourceRoom, room = sourceRoom, socket } = judgement.entry as { sourceRoom?: string; room?: string; socket?: string };
+    const keys = [...(room === undefined ? [] : [roomKey(room)]), ...(socket === undefined ? [] : [socket])];
+    judgement.before = Object.fromEntries(keys.map((key) => [key, (this.history.get(key) ?? []).slice(-BEFORE_KEPT)]));
     this.judgements.push(judgement);
   }
 
@@ -77,7 +86,7 @@ export class Findings {
       if (problems.length === 0) continue;
       if (judgement.kind === 'result count') verdicts.resultCountMismatches += 1;
       else verdicts.onlineQueryMismatches += 1;
-      this.anomaly({ kind: judgement.kind, ...judgement.entry, at: `${timeline.since(judgement.start)}..${timeline.since(judgement.end)}`, problems: problems.slice(0, 5) });
+      this.anomaly({ kind: judgement.kind, ...judgement.entry, at: `${timeline.since(judgement.start)}..${timeline.since(judgement.end)}`, problems: problems.slice(0, 5), before: judgement.before });
     }
     return verdicts;
   }

@@ -317,7 +317,10 @@ export class Load {
     const body: Record<string, unknown> = type === 'leave-all'
       ? { operation: 'leaveAll', sourceRoom, ...(includeSourceRoom ? {} : { options: { includeSourceRoom: false } }) }
       : { operation: type === 'add-members' ? 'add' : 'remove', sourceRoom, destRooms: destRooms.length === 1 ? destRooms[0] : destRooms };
-    const members = model.membersOf(sourceRoom);
+    // Asked of the server cut off, before it is back: it reads its own sockets from its own view when
+    // it is called, even if the operation then waits (whenRedisDown 'wait') and is confirmed after its catch-up.
+    const askedWhileCutOff = server.index === timeline.partitioned && timeline.cutAt !== undefined && timeline.rejoinedAt === undefined;
+    const members = model.membersOf(sourceRoom, { fromLocalView: askedWhileCutOff });
     const start = performance.now();
     const answer = await server.call('POST', '/rooms/room-to-rooms', body, this.deadlineMs);
     const result = this.classify(answer, server);
@@ -330,7 +333,7 @@ export class Load {
     const reach: Reach = {
       recorded: type !== 'add-members' && cutOff !== undefined ? (socket) => socket.server === cutOff : undefined,
       // Refused by the server cut off (before it caught up), after it applied the change from its own view.
-      fromLocalView: server.index === timeline.partitioned && result.outcome === 'failed' && result.code === 'E_UNAVAILABLE',
+      fromLocalView: askedWhileCutOff || (server.index === timeline.partitioned && result.outcome === 'failed' && result.code === 'E_UNAVAILABLE'),
     };
     const touched = type === 'leave-all' ? group.rooms : [sourceRoom, ...destRooms];
     findings.trace([...members.sure, ...members.unsure, ...touched.map(roomKey)], `#${n} ${type} ${sourceRoom} -> ${type === 'leave-all' ? `includeSourceRoom ${includeSourceRoom}` : destRooms} via ${server.name} ${timeline.since(start)}..${timeline.since(end)}: ${result.outcome} ${result.code ?? ''} ${JSON.stringify(answer.body)?.slice(0, 120)}`);

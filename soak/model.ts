@@ -226,15 +226,6 @@ export class MembershipModel {
     else socket.rooms.set(room, state);
   }
 
-  /** Sockets of the model that may be in `room` (alive only). */
-  private maybeMembers(room: string): SocketEntry[] {
-    const members: SocketEntry[] = [];
-    for (const socket of this.sockets.values()) {
-      if (socket.alive && socket.rooms.has(room)) members.push(socket);
-    }
-    return members;
-  }
-
   join(ids: readonly string[], rooms: readonly string[], guard: Guard, reach?: Reach): void {
     this.change(ids, rooms, guard, true, reach);
   }
@@ -270,12 +261,15 @@ export class MembershipModel {
     }
   }
 
-  /** Members `room` surely has, and sockets that may or may not be in it. */
-  membersOf(room: string): { sure: string[]; unsure: string[] } {
+  /**
+   * Members `room` surely has, and sockets that may or may not be in it; `reach.fromLocalView`: as
+   * the server cut off reads its own sockets (see readMembers).
+   */
+  membersOf(room: string, reach?: Reach): { sure: string[]; unsure: string[] } {
     const sure: string[] = [];
     const unsure: string[] = [];
-    for (const socket of this.maybeMembers(room)) {
-      (socket.rooms.get(room) === true ? sure : unsure).push(socket.id);
+    for (const { socket, rooms } of this.readMembers(room, reach)) {
+      (rooms.get(room) === true ? sure : unsure).push(socket.id);
     }
     return { sure, unsure };
   }

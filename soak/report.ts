@@ -7,18 +7,24 @@
 import os from 'node:os';
 import { healthOf, type ServerState, type SoakServer } from './cluster';
 import type { DisconnectFigures, FinalChecks, OrderingFigures, Settled } from './checks';
-import type { FaultOutcome, FaultPlan, HealCheck } from './faults';
+import type { FaultOutcome, FaultPlan, HealCheck, Recovery } from './faults';
 import type { Fleet } from './fleet';
 import type { Findings } from './findings';
 import { MEMBERSHIP_TYPES, missedCutOff, recordedForCutOff, type Load, type OpRecord } from './load';
 import type { CheckResult } from './model';
 import type { RedisFigures, ResourceWatch } from './resources';
-import { mb, percentile, round, tally } from './stats';
+import { mb, percentile, round, roundEach, tally } from './stats';
 import type { Timeline } from './timeline';
 
 /** Above `timeout`, what an answer may take on this 2-core box (HTTP, event loops shared with 3 servers and the driver). */
 const LATENCY_SLACK_MS = 2000;
 const HEAP_TOLERANCE = 0.10;
+/** An operation whose server recovered at least this long before its timeout ran out had its outage end "well within" it. */
+const WELL_WITHIN_MS = 500;
+/** Log lines of each server kept in the report. */
+const SAID_KEPT = 100;
+/** What a server logs when it loses Redis (lib/transport/redis/link.ts). */
+const LOST_REDIS = /sails-hook-rooms: lost the connection to Redis/;
 
 export interface SoakConfig {
   sockets: number;
@@ -29,6 +35,16 @@ export interface SoakConfig {
   timeoutMs: number;
   faults: false | FaultPlan;
   seed: number;
+  /** Redis behind Sentinel, and its outage a failover (default: one Redis, restarted). */
+  failover?: boolean;
+  /** sails.config.rooms.whenRedisDown of the servers (left out of their config when undefined). */
+  whenRedisDown?: 'wait' | 'fail';
+}
+
+/** Operations by outcome: confirmed, or failed with a code. */
+export interface Outcomes {
+  confirmed: number;
+  failedByCode: Record<string, number>;
 }
 
 type Disconnects = { conflict: number; lastResort: number };
@@ -70,15 +86,35 @@ export interface SoakReport {
   };
   faults: null | {
     redisOutage: {
+      /** Redis killed and restarted, or (Sentinel) the primary killed and the replica promoted. */
+      kind: 'restart' | 'failover';
+      /** From the kill until Redis was back: restarted, or the sentinels' first +switch-master. */
       downMs: number;
       failuresByCode: Record<string, number>;
       /** Of those, the operations issued after Redis was back, while the servers reconnected. */
       failuresWhileReconnectingByCode: Record<string, number>;
       confirmedDuringOutage: number;
+      /** From Redis back until every live server's whole-cluster operations worked. */
       recoveryMs: number | null;
       recoveryMsByServer: Record<string, number | null>;
-      /** Sockets disconnected meanwhile: a full outage must disconnect none. */
+      /** Sockets disconnected meanwhile: an outage of Redis itself must disconnect none. */
       disconnects: Disconnects;
+      /** Failover: from the kill until the killed primary was back as a replica of the new one (null: it did not come back). */
+      formerPrimaryRejoinedMs?: number | null;
+      /**
+       * The operations the outage met. Those its server had sent before it knew Redis was away (its
+       * "lost the connection" line) cannot wait: their replies may be lost. Those asked while it knew,
+       * until it recovered, by how much of their `timeout` was left when it recovered: at least
+       * 500 ms (the outage ended well within it), less, or none (it ended after their timeout).
+       */
+      byTimeLeft: {
+        sentBeforeNoticed: Outcomes;
+        wellWithin: Outcomes;
+        justWithin: Outcomes;
+        past: Outcomes;
+        /** Some of those that failed although the outage ended well within their timeout. */
+        failedWellWithin: Array<{ n: number; type: string; server: string; code: string; startedMsAfterKill: number; timeLeftMs: number; tookMs: number }>;
+      };
     };
     partition: {
       server: string;
@@ -165,6 +201,10 @@ export interface SoakReport {
   };
   health: { serversCrashed: string[]; unhandledInServers: string[]; driverUnhandledRejections: number };
   anomalies: unknown[];
+  /** What each server's hook logged (its first lines), with when into the run the driver read them. */
+  said: Record<string, string[]>;
+  /** Each server's standing (member, holding, fenced) when a sample (every 250 ms) found it changed, with when into the run. */
+  standings: Record<string, string[]>;
   lost: number;
   inconsistent: number;
   failures: string[];
@@ -230,6 +270,7 @@ export function buildReport(run: RunFigures): SoakReport {
   const partitionOps = inWindow(timeline.cutAt, timeline.partitionRecoveredAt);
   const killOps = inWindow(timeline.serverKilledAt, timeline.serverRecoveredAt);
   const failedCodes = (list: OpRecord[]) => tally(list.filter((r) => r.outcome === 'failed').map((r) => r.code!));
+  const outageByTimeLeft = faults ? byTimeLeft(records, timeline, faults.redisRecovery, servers, config.timeoutMs) : undefined;
   const confirmedChanges = (list: OpRecord[]) => list.filter((r) => r.outcome === 'confirmed' && MEMBERSHIP_TYPES.includes(r.type)).length;
 
   const { verdicts, ordering, disconnects } = checks;
@@ -292,7 +333,9 @@ export function buildReport(run: RunFigures): SoakReport {
   if (disconnects.unexplained > 0) failures.push(`${disconnects.unexplained} socket(s) disconnected by a running server that did not say why`);
   if (disconnects.unseen > 0) failures.push(`servers said they disconnected ${disconnects.unseen} socket(s) their clients did not see go`);
   const { redisRestart, none } = disconnects.byFault;
-  if (redisRestart.conflict + redisRestart.lastResort > 0) failures.push(`the Redis restart disconnected ${redisRestart.conflict + redisRestart.lastResort} socket(s): a full outage must disconnect none`);
+  if (redisRestart.conflict + redisRestart.lastResort > 0) {
+    failures.push(`the ${config.failover ? 'failover' : 'Redis restart'} disconnected ${redisRestart.conflict + redisRestart.lastResort} socket(s): an outage of Redis itself must disconnect none`);
+  }
   if (none.conflict + none.lastResort > 0) failures.push(`${none.conflict + none.lastResort} socket(s) disconnected outside every fault`);
   if (maxAnswered !== null && maxAnswered > maxAllowed) failures.push(`an answer took ${Math.round(maxAnswered)} ms (timeout ${config.timeoutMs} ms)`);
   for (const r of serverResources) {
@@ -312,6 +355,11 @@ export function buildReport(run: RunFigures): SoakReport {
     // A plain cut leaves its catch-up record intact: nothing justifies the last resort.
     if (standing?.kind === 'last resort') failures.push(`${partitioned?.name} took the last resort after the partition: ${standing.why}`);
     else if (standing && standing.removals !== removalsRecorded) failures.push(`${partitioned?.name} applied ${standing.removals} removal(s) on coming back; ${removalsRecorded} were confirmed without it`);
+    if (config.failover && timeline.formerPrimaryRejoinedAt === undefined) failures.push('the killed primary did not come back as a replica of the new one (see anomalies)');
+    const failedWellWithin = Object.values(outageByTimeLeft!.wellWithin.failedByCode).reduce((sum, n) => sum + n, 0);
+    if (config.whenRedisDown === 'wait' && failedWellWithin > 0) {
+      failures.push(`whenRedisDown 'wait': ${failedWellWithin} operation(s) asked during the Redis outage failed although their server recovered at least ${WELL_WITHIN_MS} ms before their timeout ran out`);
+    }
   }
 
   const total = records.length;
@@ -350,13 +398,16 @@ export function buildReport(run: RunFigures): SoakReport {
     },
     faults: config.faults && faults ? {
       redisOutage: {
-        downMs: Math.round((timeline.redisRestartedAt ?? 0) - (timeline.redisKilledAt ?? 0)),
+        kind: config.failover ? 'failover' : 'restart',
+        downMs: Math.round((timeline.redisBackAt ?? 0) - (timeline.redisKilledAt ?? 0)),
         failuresByCode: failedCodes(outageOps),
-        failuresWhileReconnectingByCode: failedCodes(outageOps.filter((r) => r.start >= timeline.redisRestartedAt!)),
+        failuresWhileReconnectingByCode: failedCodes(outageOps.filter((r) => r.start >= timeline.redisBackAt!)),
         confirmedDuringOutage: confirmedChanges(outageOps),
-        recoveryMs: timeline.redisRecoveredAt !== undefined ? Math.round(timeline.redisRecoveredAt - timeline.redisRestartedAt!) : null,
-        recoveryMsByServer: roundAll(faults.redisRecovery),
+        recoveryMs: timeline.redisRecoveredAt !== undefined ? Math.round(timeline.redisRecoveredAt - timeline.redisBackAt!) : null,
+        recoveryMsByServer: roundEach(faults.redisRecovery),
         disconnects: disconnects.byFault.redisRestart,
+        ...(config.failover ? { formerPrimaryRejoinedMs: timeline.formerPrimaryRejoinedAt !== undefined ? Math.round(timeline.formerPrimaryRejoinedAt - timeline.redisKilledAt!) : null } : {}),
+        byTimeLeft: outageByTimeLeft!,
       },
       partition: {
         server: partitioned?.name ?? '?',
@@ -374,7 +425,7 @@ export function buildReport(run: RunFigures): SoakReport {
         },
         rejoinedAfterMs: standing && timeline.healedAt !== undefined ? Math.round(standing.at - timeline.healedAt) : null,
         recoveryMs: timeline.partitionRecoveredAt !== undefined ? Math.round(timeline.partitionRecoveredAt - timeline.healedAt!) : null,
-        recoveryMsByServer: roundAll(faults.partition.recovery),
+        recoveryMsByServer: roundEach(faults.partition.recovery),
         disconnects: disconnects.byFault.partition,
         afterHeal: heal,
       },
@@ -403,6 +454,8 @@ export function buildReport(run: RunFigures): SoakReport {
     resources: { servers: serverResources, redis: redisResources },
     health: { serversCrashed, unhandledInServers, driverUnhandledRejections: run.driverUnhandledRejections },
     anomalies: findings.anomalies,
+    standings: Object.fromEntries([...resources.standings].map(([server, changes]) => [server, changes.map(({ at, standing }) => `${timeline.since(at)} ${standing}`)])),
+    said: Object.fromEntries(servers.map((server) => [server.name, server.said.slice(0, SAID_KEPT).map(({ at, text }) => `${timeline.since(at)} ${text.slice(0, 300)}`)])),
     lost,
     inconsistent,
     failures,
@@ -412,6 +465,43 @@ export function buildReport(run: RunFigures): SoakReport {
   };
 }
 
-function roundAll(recovery: Record<string, number | null>): Record<string, number | null> {
-  return Object.fromEntries(Object.entries(recovery).map(([name, ms]) => [name, ms === null ? null : Math.round(ms)]));
+type TimeLeftFigures = NonNullable<SoakReport['faults']>['redisOutage']['byTimeLeft'];
+
+/**
+ * The operations the Redis outage met: sent before their server knew, or asked while it knew, by
+ * how much of their timeout was left when it recovered (its first whole-cluster operation
+ * confirmed with every live server's answer).
+ */
+function byTimeLeft(records: readonly OpRecord[], timeline: Timeline, recovery: Recovery, servers: readonly SoakServer[], timeoutMs: number): TimeLeftFigures {
+  const outcomes = (): Outcomes => ({ confirmed: 0, failedByCode: {} });
+  const figures: TimeLeftFigures = { sentBeforeNoticed: outcomes(), wellWithin: outcomes(), justWithin: outcomes(), past: outcomes(), failedWellWithin: [] };
+  const { redisKilledAt: killedAt, redisBackAt: backAt } = timeline;
+  if (killedAt === undefined || backAt === undefined) return figures;
+  // When each server said it lost Redis (as the driver read it: a little after it knew).
+  const noticedAt = servers.map((server) => server.said.find((line) => line.at >= killedAt && LOST_REDIS.test(line.text))?.at ?? killedAt);
+  const count = (bucket: Outcomes, r: OpRecord) => {
+    if (r.outcome === 'confirmed') bucket.confirmed += 1;
+    else bucket.failedByCode[r.code!] = (bucket.failedByCode[r.code!] ?? 0) + 1;
+  };
+  for (const r of records) {
+    if (r.outcome !== 'confirmed' && r.outcome !== 'failed') continue;
+    const recoveredAfter = recovery[servers[r.server]!.name];
+    const recoveredAt = recoveredAfter === null || recoveredAfter === undefined ? Infinity : backAt + recoveredAfter;
+    if (r.end < killedAt || r.start > recoveredAt) continue;
+    if (r.start < noticedAt[r.server]!) {
+      count(figures.sentBeforeNoticed, r);
+      continue;
+    }
+    const timeLeft = r.start + timeoutMs - recoveredAt;
+    const bucket = timeLeft >= WELL_WITHIN_MS ? figures.wellWithin : timeLeft >= 0 ? figures.justWithin : figures.past;
+    count(bucket, r);
+    if (r.outcome === 'failed' && bucket === figures.wellWithin && figures.failedWellWithin.length < 10) {
+      figures.failedWellWithin.push({
+        n: r.n, type: r.type, server: servers[r.server]!.name, code: r.code!,
+        startedMsAfterKill: Math.round(r.start - killedAt), timeLeftMs: Math.round(timeLeft), tookMs: Math.round(r.end - r.start),
+      });
+    }
+  }
+  return figures;
 }
+

@@ -3,11 +3,17 @@
  * soak/results/latest.json, and exits non-zero unless nothing was lost and nothing was inconsistent.
  *
  *   npm run soak -- --sockets 3000 --duration 120 --warmup 10 --groups 48 --seed 1 [--no-faults] [--out FILE]
+ *                   [--failover] [--when-redis-down wait|fail] [--timeout MS]
+ *
+ * --failover: Redis behind Sentinel (a primary, a replica, three sentinels), and the Redis outage a
+ * failover: the primary SIGKILLed, the replica promoted. --when-redis-down sets the servers'
+ * sails.config.rooms.whenRedisDown; --timeout their `timeout` (2500 ms by default).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runSoak, type SoakOptions, type SoakReport } from './engine';
+import type { Outcomes } from './report';
 
 export const FULL_SOAK: Omit<SoakOptions, 'log'> = {
   sockets: 3000,
@@ -38,6 +44,9 @@ function parseArgs(argv: string[]): { options: Omit<SoakOptions, 'log'>; out: st
       case '--groups': options.groups = Number(value()); break;
       case '--seed': options.seed = Number(value()); break;
       case '--no-faults': faults = false; break;
+      case '--failover': options.failover = true; break;
+      case '--when-redis-down': options.whenRedisDown = whenRedisDown(value()); break;
+      case '--timeout': options.timeoutMs = positiveMs('--timeout', value()); break;
       case '--out': out = path.resolve(value()); break;
       default: throw new Error(`unknown option ${argv[i]}`);
     }
@@ -53,6 +62,32 @@ function parseArgs(argv: string[]): { options: Omit<SoakOptions, 'log'>; out: st
   return { options, out };
 }
 
+function whenRedisDown(value: string): 'wait' | 'fail' {
+  if (value !== 'wait' && value !== 'fail') throw new Error(`--when-redis-down ${value}: use wait or fail`);
+  return value;
+}
+
+function positiveMs(flag: string, value: string): number {
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms <= 0) throw new Error(`${flag} ${value}: use a whole number of milliseconds`);
+  return ms;
+}
+
+const outcomes = ({ confirmed, failedByCode }: Outcomes) => `${confirmed} confirmed, failed ${JSON.stringify(failedByCode)}`;
+
+function describeRedisOutage(o: NonNullable<SoakReport['faults']>['redisOutage'], config: SoakReport['config']): string[] {
+  const sockets = `sockets disconnected ${o.disconnects.conflict + o.disconnects.lastResort} (last resort ${o.disconnects.lastResort})`;
+  const lines = [o.kind === 'failover'
+    ? `failover: the primary SIGKILLed, +switch-master ${o.downMs} ms later: failures ${JSON.stringify(o.failuresByCode)} (${JSON.stringify(o.failuresWhileReconnectingByCode)} of them issued after the switch), ${o.confirmedDuringOutage} changes confirmed meanwhile; `
+      + `cluster operations back ${o.recoveryMs} ms after +switch-master (${JSON.stringify(o.recoveryMsByServer)}); ${sockets}; the killed primary back as a replica ${o.formerPrimaryRejoinedMs ?? 'never'} ms after the kill`
+    : `Redis down ${o.downMs} ms: failures ${JSON.stringify(o.failuresByCode)} (${JSON.stringify(o.failuresWhileReconnectingByCode)} of them issued once Redis was back), ${o.confirmedDuringOutage} changes confirmed meanwhile; cluster operations back ${o.recoveryMs} ms after restart (${JSON.stringify(o.recoveryMsByServer)}); ${sockets}`];
+  const t = o.byTimeLeft;
+  lines.push(`  operations the ${o.kind === 'failover' ? 'failover' : 'outage'} met (whenRedisDown ${config.whenRedisDown ?? 'not set'}, timeout ${config.timeoutMs} ms): sent before their server knew, ${outcomes(t.sentBeforeNoticed)}; `
+    + `asked while it knew, by the time left of their timeout when it recovered: ≥ 500 ms ${outcomes(t.wellWithin)}; 0-500 ms ${outcomes(t.justWithin)}; none ${outcomes(t.past)}`);
+  for (const f of t.failedWellWithin.slice(0, 3)) lines.push(`  failed with ${f.timeLeftMs} ms left: #${f.n} ${f.type} on ${f.server}, ${f.code} after ${f.tookMs} ms, started ${f.startedMsAfterKill} ms after the kill`);
+  return lines;
+}
+
 export function describeReport(report: SoakReport): string[] {
   const lines = [
     `operations: ${report.operations.total} (${report.operations.confirmed} confirmed, failed with a code: ${JSON.stringify(report.operations.failedWithCode)}, issuer killed: ${report.operations.issuerKilled}, socket disconnected by its server before the answer: ${report.operations.socketDropped}, lost: ${report.operations.lost}); ${report.operations.broadcasts} broadcasts`,
@@ -61,7 +96,7 @@ export function describeReport(report: SoakReport): string[] {
   ];
   if (report.faults) {
     const { redisOutage: o, partition: p, serverKill: k } = report.faults;
-    lines.push(`Redis down ${o.downMs} ms: failures ${JSON.stringify(o.failuresByCode)} (${JSON.stringify(o.failuresWhileReconnectingByCode)} of them issued once Redis was back), ${o.confirmedDuringOutage} changes confirmed meanwhile; cluster operations back ${o.recoveryMs} ms after restart (${JSON.stringify(o.recoveryMsByServer)}); sockets disconnected ${o.disconnects.conflict + o.disconnects.lastResort} (last resort ${o.disconnects.lastResort})`);
+    lines.push(...describeRedisOutage(o, report.config));
     const back = p.cameBack;
     lines.push(`${p.server} cut off from Redis for ${p.cutMs} ms (fenced by the others after ${p.fencedAfterMs} ms): failures ${JSON.stringify(p.failuresByCode)}, ${p.confirmedMeanwhile} changes confirmed meanwhile, `
       + `of them without it ${p.confirmedWithoutIt.removals} removals (recorded for it) and ${p.confirmedWithoutIt.joinsAndAdds} joins/adds (not reaching it); `
@@ -77,6 +112,8 @@ export function describeReport(report: SoakReport): string[] {
   const d = c.disconnects;
   lines.push(`disconnects: ${d.total} sockets disconnected by running servers (${Object.entries(d.byServer).filter(([, s]) => s.seen + s.conflict + s.lastResort > 0).map(([name, s]) => `${name}: ${s.seen} seen, said ${s.conflict} for a conflict, ${s.lastResort} by the last resort`).join('; ') || 'none'}); ${d.unexplained} unexplained, ${d.unseen} said but not seen`);
   for (const line of d.said.filter((said) => said.how === 'last resort')) lines.push(`  ${line.server} at ${line.at} (${line.fault}): last resort, ${line.sockets} sockets: ${line.why}`);
+  const changed = Object.entries(report.standings).filter(([, changes]) => changes.length > 1);
+  lines.push(`standings (sampled every 250 ms): ${changed.map(([server, changes]) => `${server} ${changes.join(' → ')}`).join('; ') || 'every server a member throughout'}`);
   for (const s of report.resources.servers) {
     lines.push(s.killed
       ? `${s.server}: killed (heap at start ${s.heapStartMB} MB)`

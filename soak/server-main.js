@@ -3,12 +3,22 @@
  * reads (`/__soak/*`). Nothing here is part of the fixture app or of the hook; no app should open
  * such a route.
  *
- * Environment: PORT, SERVER_NAME, REDIS_URL, ROOMS_TIMEOUT (ms), LOG_LEVEL. Run with --expose-gc
- * so that heap figures are taken after a full collection.
+ * Environment: PORT, SERVER_NAME, REDIS_URL or REDIS_SENTINEL (sails.config.rooms.sentinel as JSON),
+ * ROOMS_TIMEOUT (ms), ROOMS_WHEN_REDIS_DOWN (whenRedisDown, left out if unset), LOG_LEVEL. Run with
+ * --expose-gc so that heap figures are taken after a full collection.
  */
 const fs = require('fs');
 
 const ROOMS_TIMEOUT = Number(process.env.ROOMS_TIMEOUT || 5000);
+
+/** sails.config.rooms from the environment. */
+function roomsConfig(env) {
+  const rooms = { adapter: 'redis', timeout: ROOMS_TIMEOUT };
+  if (env.REDIS_SENTINEL) rooms.sentinel = JSON.parse(env.REDIS_SENTINEL);
+  else rooms.url = env.REDIS_URL;
+  if (env.ROOMS_WHEN_REDIS_DOWN) rooms.whenRedisDown = env.ROOMS_WHEN_REDIS_DOWN;
+  return rooms;
+}
 
 // The hook's long-lived maps (its pending requests, its peers, …) are private to its transport.
 // The transport's compiled modules get their own `Map`, which records every map created while
@@ -102,7 +112,7 @@ const env = process.env;
 liftFixture({
   port: Number(env.PORT),
   log: { level: env.LOG_LEVEL || 'warn' },
-  rooms: { adapter: 'redis', url: env.REDIS_URL, timeout: ROOMS_TIMEOUT },
+  rooms: roomsConfig(env),
   custom: { serverName: env.SERVER_NAME || 'server-1' },
   // The driver's HTTP requests carry no cookie: without this, each would leave a session in the
   // memory store, and the heap figures would measure Sails' sessions, not the hook.

@@ -13,6 +13,11 @@ export function round(value: number | null, digits = 1): number | null {
   return Math.round(value * scale) / scale;
 }
 
+/** Each value rounded to a whole number (null stays null). */
+export function roundEach(values: Record<string, number | null>): Record<string, number | null> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, value === null ? null : Math.round(value)]));
+}
+
 export function mb(bytes: number): number {
   return round(bytes / (1024 * 1024), 1)!;
 }

@@ -21,10 +21,14 @@ export interface TimedSample {
 
 export class Timeline {
   mainStart = 0;
+  /** Redis killed (the primary, behind Sentinel). */
   redisKilledAt?: number;
-  redisRestartedAt?: number;
+  /** A Redis to connect to again: restarted, or the replica promoted (the sentinels' first +switch-master). */
+  redisBackAt?: number;
   /** Every server could make whole-cluster operations again. */
   redisRecoveredAt?: number;
+  /** Behind Sentinel: the killed primary restarted, synced as a replica of the new one, and counted up by every sentinel. */
+  formerPrimaryRejoinedAt?: number;
 
   /** The server cut off from Redis (through the proxy). */
   partitioned?: number;
