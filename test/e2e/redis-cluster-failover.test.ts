@@ -103,10 +103,10 @@ async function sidesListeningOn({ cluster, clients, sides }: Deployment, node: C
   return [];
 }
 
-/** What a side's stats() say of its standing in the cluster. */
-async function standingOf(side: Side, app: SailsTestApp): Promise<string> {
-  if (side.name === 'in-process') return (await app.hooks.rooms.stats()).standing;
-  return ((await (await fetch(`${side.url}/rooms/stats`)).json()) as { standing: string }).standing;
+/** What a side's stats() say of its standing in the cluster and of Redis. */
+async function statsOf(side: Side, app: SailsTestApp): Promise<{ standing: string; redis?: string }> {
+  if (side.name === 'in-process') return app.hooks.rooms.stats();
+  return (await (await fetch(`${side.url}/rooms/stats`)).json()) as { standing: string; redis?: string };
 }
 
 /**
@@ -127,13 +127,14 @@ async function failOverDuringChurn(deployment: Deployment, target: ClusterNode, 
     const killedAt = Date.now();
     await target.kill();
     // node-redis tells of a lost node only by 'node-error'; unheard, a server would notice when it stops hearing itself (2.5 s).
-    await waitFor(async () => (await Promise.all(cutOff.map((side) => standingOf(side, app)))).every((standing) => standing !== 'member'),
-      `${cutOff.map((side) => side.name).join(' and ') || 'no server'}, which heard the hook's messages through the killed node, to know at once`, HOLD_WITHIN_MS);
+    await waitFor(async () => (await Promise.all(cutOff.map((side) => statsOf(side, app)))).every(({ standing, redis }) => standing !== 'member' && redis === 'down'),
+      `${cutOff.map((side) => side.name).join(' and ') || 'no server'}, which heard the hook's messages through the killed node, to know at once (and say Redis is down)`, HOLD_WITHIN_MS);
     const promotedAt = await watch.promoted;
     await waitFor(() => sides.every((side) => activity.confirmedRun(side, promotedAt).length >= CONFIRMED_RUN
       && activity.deliveredRun(side, promotedAt).length >= DELIVERED_RUN),
     `${CONFIRMED_RUN} operations confirmed and ${DELIVERED_RUN} broadcasts delivered in a row by each server after the promotion`, 20_000);
     await activity.stop();
+    for (const side of sides) assert.deepEqual(await statsOf(side, app).then(({ standing, redis }) => [standing, redis]), ['member', 'up'], side.name);
     assertEachConfirmedOrFailedWithCode(activity.operations, TIMEOUT_MS);
     if (cutOff.length > 0) assert.ok(activity.operations.some((op) => op.status === 503), 'some operations were issued while the hook could not be heard');
     assertHealthy(other);

@@ -63,6 +63,7 @@ export class FakeRedis {
     const link: NodeLink = {
       sharded: false,
       isReady: () => entry.pub.state !== 'down' && entry.sub.state !== 'down',
+      isUp: () => link.isReady(),
       pubReady: () => entry.pub.state !== 'down',
       publish: (channel, payload) => command(() => this.publish(channel, payload)),
       subscribe: async (channel, listener) => { entry.listeners.set(channel, listener); },

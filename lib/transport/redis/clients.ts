@@ -44,21 +44,40 @@ export function readyEvents(client: AnyRedisClient): readonly string[] {
   return isNodeRedis(client) && isClusterClient(client) ? ['ready', 'node-ready'] : ['ready'];
 }
 
+/** A node-redis cluster client's pub/sub connections, each with the address ("host:port") of its node. */
+function pubSubConnections(client: AnyRedisClient): Array<{ address: string; connection: AnyRedisClient }> {
+  const found: Array<{ address: string; connection: AnyRedisClient }> = [];
+  if (client.pubSubNode?.client) found.push({ address: client.pubSubNode.address, connection: client.pubSubNode.client });
+  for (const [address, node] of (client.nodeByAddress as Map<string, AnyRedisClient> | undefined) ?? []) {
+    if (node.pubSub?.client) found.push({ address, connection: node.pubSub.client });
+  }
+  return found;
+}
+
+/** Whether `connection` carries a subscription to `channel`, plain or sharded (any, if it cannot say which it has). */
+function carries(connection: AnyRedisClient, channel: string): boolean {
+  if (typeof connection.getPubSubListeners !== 'function') return true;
+  return connection.getPubSubListeners('CHANNELS').has(channel) || connection.getPubSubListeners('SHARDED').has(channel);
+}
+
 /**
  * A node-redis cluster client reports a lost connection to one node only as 'node-error' (with
  * the node's host and port), and keeps saying it is ready. Whether its connection to that node
- * carries a subscription to one of `channels`, plain or sharded (any subscription, if the client
- * cannot say which it has).
+ * carries a subscription to one of `channels`.
  */
 export function subscribesOnNode(client: AnyRedisClient, node: { host?: string; port?: number } | undefined, channels: readonly string[]): boolean {
   if (node?.host === undefined || node.port === undefined) return false;
   const address = `${node.host}:${node.port}`;
-  const connections: AnyRedisClient[] = [
-    client.pubSubNode?.address === address ? client.pubSubNode.client : undefined,
-    client.nodeByAddress?.get(address)?.pubSub?.client,
-  ].filter((connection) => connection !== undefined);
-  return connections.some((connection) => typeof connection.getPubSubListeners !== 'function'
-    || channels.some((channel) => connection.getPubSubListeners('CHANNELS').has(channel) || connection.getPubSubListeners('SHARDED').has(channel)));
+  return pubSubConnections(client).some((found) => found.address === address && channels.some((channel) => carries(found.connection, channel)));
+}
+
+/**
+ * Whether each of `channels` is subscribed on a ready connection of a node-redis cluster client:
+ * one to the promoted replica, or the same one reconnected (node-redis subscribes again before it is ready).
+ */
+export function subscribedAgain(client: AnyRedisClient, channels: readonly string[]): boolean {
+  const ready = pubSubConnections(client).filter(({ connection }) => connection.isReady === true);
+  return channels.every((channel) => ready.some(({ connection }) => carries(connection, channel)));
 }
 
 /** Creates the publishing and subscribing clients for `url` (node-redis), with `tls` for a rediss:// one. */

@@ -7,11 +7,14 @@ import type { Logger } from '../../sails';
 import { unavailable } from './requests';
 import {
   closeClient, createClientsFromUrl, isClusterClient, isNodeRedis, isReady, lossEvents, publish, publishingInOrder, readyEvents,
-  removeListenerSafely, resendsAfterReconnect, subscribe, subscribesOnNode,
+  removeListenerSafely, resendsAfterReconnect, subscribe, subscribedAgain, subscribesOnNode,
   type AnyRedisClient, type MessageListener,
 } from './clients';
 import { createSentinelClients, describeSentinels, sentinelFix } from './sentinel';
 import { describeTlsFailure } from './tls';
+
+/** How often a cluster subscriber that lost a node is checked for its subscriptions on another. */
+const RESUBSCRIBED_CHECK_MS = 100;
 
 export interface RedisLink {
   /** The publishing client; with plain pub/sub on a Redis Cluster, a view that publishes in order (clients.ts). */
@@ -20,6 +23,8 @@ export interface RedisLink {
   readonly sharded: boolean;
   /** Both connections are up. */
   isReady(): boolean;
+  /** And, on a node-redis cluster subscriber, the node carrying the hook's subscriptions. */
+  isUp(): boolean;
   /** The publishing connection is up. */
   pubReady(): boolean;
   publish(channel: string, payload: string): Promise<number>;
@@ -131,6 +136,10 @@ export async function openLink(config: ResolvedRoomsConfig, log: Logger, outages
   let established = false;
   let closed = false;
   let outageSince: number | undefined;
+  // A node-redis cluster subscriber lost the node that carried the hook's subscriptions: Redis is down
+  // for this server until they are up again (on the promoted replica), though the client says it is ready.
+  let subscriptionsLost = false;
+  let resubscribedCheck: NodeJS.Timeout | undefined;
   const onError = (err: unknown = new Error('the connection was closed')) => {
     if (!established || closed || outageSince !== undefined) return;
     outageSince = Date.now();
@@ -141,7 +150,7 @@ export async function openLink(config: ResolvedRoomsConfig, log: Logger, outages
     outages.down(err);
   };
   const onBack = () => {
-    if (outageSince === undefined || !isReady(pub) || !isReady(sub)) return;
+    if (outageSince === undefined || subscriptionsLost || !isReady(pub) || !isReady(sub)) return;
     const downMs = Date.now() - outageSince;
     outageSince = undefined;
     log.warn(`sails-hook-rooms: connected to Redis again, after ${(downMs / 1000).toFixed(1)} s.`);
@@ -166,6 +175,28 @@ export async function openLink(config: ResolvedRoomsConfig, log: Logger, outages
   const added: Array<[AnyRedisClient, string, (...args: any[]) => void]> = [];
   const unsubscribers: Array<() => Promise<void>> = [];
   const channels: string[] = [];
+  const subscriberLostListeners: Array<(err: unknown) => void> = [];
+
+  if (isNodeRedis(sub) && isClusterClient(sub)) {
+    const resubscribed = () => {
+      if (!subscriptionsLost || !subscribedAgain(sub, channels)) return;
+      subscriptionsLost = false;
+      clearInterval(resubscribedCheck);
+      onBack();
+    };
+    // The hook's own channels only: the adapter's alone cost broadcasts meanwhile, whatever the hook does.
+    const onNodeError = (err: unknown, node?: { host?: string; port?: number }) => {
+      if (closed || !subscribesOnNode(sub, node, channels)) return;
+      if (!subscriptionsLost) {
+        subscriptionsLost = true;
+        onError(err);
+        resubscribedCheck = setInterval(resubscribed, RESUBSCRIBED_CHECK_MS);
+      }
+      for (const listener of subscriberLostListeners) listener(err);
+    };
+    sub.on('node-error', onNodeError);
+    added.push([sub, 'node-error', onNodeError]);
+  }
 
   // On a Redis Cluster, plain PUBLISHes all go through the primary of the hook's slot, in order.
   const publisher = sharded ? pub : publishingInOrder(pub, `{${config.key}-rooms}:publish`);
@@ -175,6 +206,7 @@ export async function openLink(config: ResolvedRoomsConfig, log: Logger, outages
     sub,
     sharded,
     isReady: () => isReady(pub) && isReady(sub),
+    isUp: () => !subscriptionsLost && isReady(pub) && isReady(sub),
     pubReady: () => isReady(pub),
     publish: (channel, payload) => publish(publisher, channel, payload, sharded),
     async subscribe(channel, listener) {
@@ -194,16 +226,12 @@ export async function openLink(config: ResolvedRoomsConfig, log: Logger, outages
         sub.on(event, listener);
         added.push([sub, event, listener]);
       }
-      if (!isNodeRedis(sub) || !isClusterClient(sub)) return;
-      // The hook's own channels: unheard, their loss would cost what was published until node-redis subscribed
-      // again on the promoted replica. The adapter's alone: broadcasts are lost meanwhile, whatever the hook does.
-      const onNodeError = (err: unknown, node?: { host?: string; port?: number }) => { if (subscribesOnNode(sub, node, channels)) listener(err); };
-      sub.on('node-error', onNodeError);
-      added.push([sub, 'node-error', onNodeError]);
+      subscriberLostListeners.push(listener);
     },
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(resubscribedCheck);
       for (const [client, event, listener] of added) removeListenerSafely(client, event, listener);
       if (ownsClients) {
         // The 'error' listeners stay: a late socket error must not crash the process.

@@ -47,6 +47,8 @@ export interface NodeLink {
   readonly sharded: boolean;
   /** Both connections are up. */
   isReady(): boolean;
+  /** And the hook's subscriptions on them (a cluster client's may be on a node that is down): stats().redis. */
+  isUp(): boolean;
   /** The publishing connection is up. */
   pubReady(): boolean;
   publish(channel: string, payload: string): Promise<number>;
@@ -476,7 +478,7 @@ export async function startNode({
       return members;
     },
     stats: () => ({
-      redis: link.isReady() ? 'up' : 'down',
+      redis: link.isUp() ? 'up' : 'down',
       standing: standing.state,
       peers: peers.describe(),
       pending: requests.size,
