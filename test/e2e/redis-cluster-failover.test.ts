@@ -9,10 +9,10 @@
  */
 import assert from 'node:assert/strict';
 import type { RedisClusterType } from 'redis';
-import { assertHealthy, launch, stopCluster, type TestServer } from '../support/cluster';
+import { assertHealthy, launch, postJson, stopCluster, type TestServer } from '../support/cluster';
 import { waitFor } from '../support/events';
 import {
-  assertEachConfirmedOrFailedWithCode, assertOrderingHolds, churn, liftBeside, type Side,
+  assertEachConfirmedOrFailedWithCode, assertOrderingHolds, churn, liftBeside, type ChangeBody, type Operation, type Side,
 } from '../support/failover';
 import { lowerFixture, type SailsTestApp } from '../support/fixture';
 import { record } from '../support/logs';
@@ -196,6 +196,72 @@ const ADAPTERS: Array<{ adapter: 'redis-sharded' | 'redis'; targets: Target[] }>
     ],
   },
 ];
+
+/** With whenRedisDown 'wait', long enough to outlast a failover: the kill, the promotion (up to 3.2 s measured), the recovery. */
+const WAIT_TIMEOUT_MS = 6000;
+
+describe("Redis Cluster with whenRedisDown: 'wait': the primary of the hook's slot killed, adapter 'redis-sharded'", function () {
+  this.timeout(120_000);
+
+  let cluster: TestRedisCluster | undefined;
+  let other: TestServer | undefined;
+  let clients: Deployment['clients'] | undefined;
+  let app: SailsTestApp | undefined;
+  let sides: [Side, Side] | undefined;
+
+  before(async () => {
+    cluster = await startRedisCluster(3, { replicas: 1 });
+    other = await launch('other', {
+      ROOMS_ADAPTER: 'redis-sharded', ROOMS_TIMEOUT: String(WAIT_TIMEOUT_MS), ROOMS_WHEN_REDIS_DOWN: 'wait', REDIS_CLUSTER_URL: cluster.urls.join(','),
+    });
+    clients = await connectClusterClients(cluster.urls);
+    ({ app, sides } = await liftBeside(other, { adapter: 'redis-sharded', timeout: WAIT_TIMEOUT_MS, whenRedisDown: 'wait', ...clients }));
+  });
+
+  after(async () => {
+    for (const side of sides ?? []) side.client.disconnect();
+    if (app) await lowerFixture(app);
+    for (const client of Object.values(clients ?? {})) client.destroy();
+    if (other) await stopCluster([other]);
+    await cluster?.stop();
+  });
+
+  it('operations asked while the servers know their node is down wait, and are confirmed once the replica took over; ordering holds right after', async () => {
+    const target = await cluster!.primaryOf('{socket.io-rooms}');
+    const watch = await cluster!.watchPromotion(await cluster!.replicaOf(target));
+    const asked: Array<Promise<Operation>> = [];
+    let asking: NodeJS.Timeout | undefined;
+    try {
+      const killedAt = Date.now();
+      await target.kill();
+      await waitFor(async () => (await Promise.all(sides!.map((side) => statsOf(side, app!)))).every(({ redis }) => redis === 'down'),
+        'both servers to say Redis is down', HOLD_WITHIN_MS);
+      // Until the promotion, each server adds the other's socket to a room of its own every 250 ms, not waiting for the answers.
+      let n = 0;
+      const ask = () => sides!.forEach((side, i) => {
+        const issuedAt = Date.now();
+        const roomName = `waited-${n++}`;
+        asked.push(postJson<ChangeBody>(side.url, '/rooms/add-socket', { socketId: sides![1 - i]!.socketId, roomName })
+          .then(({ status, body }) => ({ from: side.name, issuedAt, settledAt: Date.now(), status, body })));
+      });
+      ask();
+      asking = setInterval(ask, 250);
+      const promotedAt = await watch.promoted;
+      clearInterval(asking);
+      const operations = await Promise.all(asked);
+      assertEachConfirmedOrFailedWithCode(operations, WAIT_TIMEOUT_MS);
+      assert.deepEqual(operations.filter((op) => op.status !== 200), [], 'failed, though asked while the servers knew');
+      const longest = Math.max(...operations.map((op) => op.settledAt - op.issuedAt));
+      record(SOURCE, 'info', `whenRedisDown 'wait': replica promoted ${promotedAt - killedAt} ms after the kill; ${operations.length} operations asked meanwhile, `
+        + `all confirmed, the longest after ${longest} ms`);
+      await assertOrderingHolds(sides!, 10);
+    } finally {
+      clearInterval(asking);
+      watch.close();
+      await Promise.allSettled(asked);
+    }
+  });
+});
 
 describe('Redis Cluster: three primaries with a replica each, each primary that matters killed in turn', function () {
   this.timeout(120_000);
