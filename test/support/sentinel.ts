@@ -144,7 +144,8 @@ export async function startSentinels({ primaryBehindProxy = false }: SentinelOpt
         const deadline = Date.now() + timeoutMs;
         await node.restart();
         await node.command('REPLICAOF', '127.0.0.1', String(primaryPort));
-        await waitFor(async () => (await node.command<string>('INFO', 'replication')).includes('master_link_status:up'),
+        // The sentinels may reconfigure it meanwhile, and close its clients' connections: a reset is no answer yet.
+        await waitFor(async () => (await node.command<string>('INFO', 'replication').catch(() => '')).includes('master_link_status:up'),
           `the Redis on ${node.port} to sync from the primary on ${primaryPort}`, Math.max(0, deadline - Date.now()));
         const clients = nodes.map((sentinel) => new Redis({ ...sentinel, enableOfflineQueue: true, retryStrategy: () => null }));
         for (const client of clients) client.on('error', () => {});
