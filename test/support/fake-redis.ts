@@ -15,6 +15,8 @@ import type { NodeLink } from '../../lib/transport/redis/node';
 import type { Registry } from '../../lib/transport/redis/registry';
 import { FakeRegistry } from './fake-registry';
 
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
 type State = 'up' | 'down' | 'stalled';
 
 interface Command {
@@ -109,6 +111,21 @@ export class FakeRedis {
       }
     }
     return events;
+  }
+
+  /** Runs the events, the first available each time (a turn of the event loop after each), until none is left. */
+  async runAll(limit = 20_000): Promise<void> {
+    for (let n = 0; n < limit; n++) {
+      const next = this.events();
+      if (next.length === 0) {
+        await turn();
+        if (this.events().length === 0) return;
+        continue;
+      }
+      next[0]!.run();
+      await turn();
+    }
+    throw new Error('the fake Redis never went quiet');
   }
 
   cut(server: string, kinds: Array<'pub' | 'sub'> = ['pub', 'sub']): void {

@@ -100,20 +100,7 @@ async function startSimulation() {
   /** B paused; `owedMs`: the time its clock catches up on resume (a process; a frozen VM clock owes nothing). */
   const paused = { b: false, catchesUp: false, owedMs: 0 };
 
-  /** Runs the fake Redis' events, the first available each time, until nothing is left. */
-  const runAll = async (limit = 20_000) => {
-    for (let n = 0; n < limit; n++) {
-      const next = redis.events();
-      if (next.length === 0) {
-        await turn();
-        if (redis.events().length === 0) return;
-        continue;
-      }
-      next[0]!.run();
-      await turn();
-    }
-    throw new Error('the fake Redis never went quiet');
-  };
+  const runAll = (limit?: number) => redis.runAll(limit);
 
   const start = async (name: SimServer['name']): Promise<SimServer> => {
     const nsp = new Server().of('/');
