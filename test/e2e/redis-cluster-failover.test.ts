@@ -29,10 +29,10 @@ const TIMEOUT_MS = 3000;
  * From the replica's promotion (its ROLE says master; 1.9-3.1 s after the kill with the 1000 ms
  * cluster-node-timeout), operations and broadcasts work again within this. Measured: 0.1-1.2 s, as
  * the mechanism says (node-redis finds the promoted replica within its 500 ms topology refresh,
- * then a server that held re-registers once it hears its next heartbeat, 1 s); the bound leaves
- * room for a loaded machine.
+ * then a server that held re-registers once it hears its next heartbeat, 1 s); the bound is the
+ * one the Sentinel tests keep.
  */
-const RECOVERY_MS = 3000;
+const RECOVERY_MS = 2000;
 /** Confirmed in a row by both servers after the promotion: operations work again, and keep working. */
 const CONFIRMED_RUN = 20;
 /** Broadcasts delivered in a row from each server after the promotion. */
