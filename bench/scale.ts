@@ -10,7 +10,7 @@ import path from 'node:path';
 import { connectRaw } from '../test/support/clients';
 import { startRedis, type TestRedis } from '../test/support/redis';
 import { measureConnectCost } from './cases/connect-cost';
-import { SOCKETS, SOURCE, p50, p99, type ByIdSamples, type RoomToRoomSamples } from './cases/scale';
+import { FRESH, SOCKETS, SOURCE, p50, p99, type ByIdSamples, type RoomToRoomSamples } from './cases/scale';
 import { countMessages, NOT_PRESENCE, PRESENCE } from './support/message-counter';
 import { median, metOverRuns, round } from './support/stats';
 import { startServer, type ServerHandle } from './support/servers';
@@ -55,12 +55,17 @@ interface PerN {
   routedP99: number;
   /** Raw round trip to the last server, between routed operations. */
   floorSameP50: number;
+  /** First touch of the last server's sockets, between routed operations. */
+  firstTouchSameP50: number;
+  /** First touch of each other server's sockets in turn. */
   firstTouchP50: number;
   /** Raw round trip to each other server in turn, between first touches. */
   floorRotatingP50: number;
   roomToRoomP50: number;
   /** Interleaved with our operations: the floor of the ratio. */
   fanoutP50: number;
+  /** Interleaved too, every server doing room to room's socket.io work: where the rest goes. */
+  applyingFanoutP50: number;
   /** Alone, then with echoes that parse: what parsing costs. */
   plainFanoutP50: number;
   parsedFanoutP50: number;
@@ -100,6 +105,10 @@ async function measureN(n: number, log: (message: string) => void): Promise<PerN
     const idsOf = prefixes.map((prefix) => Array.from({ length: SOCKETS }, (_, k) => `${prefix}${k}`));
     const routedId = idsOf[n - 1]![0]!;
     const routedServer = servers[n - 1]!.spec.name;
+    // Sockets of the last server that only first touches name, warm-up's then the samples'.
+    const freshPrefix = `${serverNameOf(prefixes[n - 1]!)}.s6-fresh-`;
+    await servers[n - 1]!.call('simulate', { prefix: freshPrefix, count: WARMUP_SAMPLES + SAMPLES, rooms: [FRESH] });
+    const fresh = Array.from({ length: WARMUP_SAMPLES + SAMPLES }, (_, k) => `${freshPrefix}${k}`);
     // Untouched sockets, spread over the other servers in turn.
     const untouched: Array<{ id: string; server: string }> = [];
     for (let k = 1; untouched.length < FIRST_TOUCH_SAMPLES && k < SOCKETS; k++) {
@@ -111,7 +120,7 @@ async function measureN(n: number, log: (message: string) => void): Promise<PerN
     // Freshly lifted processes run their first thousand operations slower (the JIT): warm them up,
     // every server answering by-ID requests too (about sockets left out of the first touches).
     const warmUp = Array.from({ length: WARMUP_SAMPLES }, (_, k) => ({ id: idsOf[1 + (k % (n - 1))]![0]!, server: servers[1 + (k % (n - 1))]!.spec.name }));
-    await servers[0]!.call('scaleById', { routedId, routedServer, untouched: warmUp, samples: WARMUP_SAMPLES });
+    await servers[0]!.call('scaleById', { routedId, routedServer, fresh, untouched: warmUp, samples: WARMUP_SAMPLES });
     await servers[0]!.call('scaleRoomToRoom', { samples: WARMUP_SAMPLES });
     const presence = await countMessages(redis.url, NOT_PRESENCE);
     await sleep(PRESENCE_WINDOW_MS);
@@ -123,7 +132,7 @@ async function measureN(n: number, log: (message: string) => void): Promise<PerN
     const byIdMessages = await countMessages(redis.url, PRESENCE);
     let byId: ByIdSamples;
     try {
-      byId = await servers[0]!.call<ByIdSamples>('scaleById', { routedId, routedServer, untouched, samples: SAMPLES });
+      byId = await servers[0]!.call<ByIdSamples>('scaleById', { routedId, routedServer, fresh: fresh.slice(WARMUP_SAMPLES), untouched, samples: SAMPLES });
     } finally {
       await byIdMessages.close();
     }
@@ -136,9 +145,9 @@ async function measureN(n: number, log: (message: string) => void): Promise<PerN
     }
     const redisCpuPercent = 100 * (await redisCpuSeconds(redis) - cpuBefore) / ((Date.now() - wallBefore) / 1000);
     // Less the floor's own: a ping and its echo.
-    const messagesById = (byIdMessages.count - 2 * (byId.floorSame.length + byId.floorRotating.length)) / (byId.routed.length + byId.firstTouch.length);
+    const messagesById = (byIdMessages.count - 2 * (byId.floorSame.length + byId.floorRotating.length)) / (byId.routed.length + byId.firstTouchSame.length + byId.firstTouch.length);
     // Less the floor's own: one PUBLISH and N−1 echoes per ping.
-    const messagesRoomToRoom = (roomToRoomMessages.count - roomToRoom.fanout.length * n) / roomToRoom.roomToRoom.length;
+    const messagesRoomToRoom = (roomToRoomMessages.count - (roomToRoom.fanout.length + roomToRoom.applyingFanout.length) * n) / roomToRoom.roomToRoom.length;
 
     // Plain and parsing echoes back to back, alone: what parsing costs the fan-out.
     const plainFanout = await servers[0]!.call<number[]>('scaleFanout', { samples: 2 * SAMPLES });
@@ -150,10 +159,12 @@ async function measureN(n: number, log: (message: string) => void): Promise<PerN
       routedP50: p50(byId.routed),
       routedP99: p99(byId.routed),
       floorSameP50: p50(byId.floorSame),
+      firstTouchSameP50: p50(byId.firstTouchSame),
       firstTouchP50: p50(byId.firstTouch),
       floorRotatingP50: p50(byId.floorRotating),
       roomToRoomP50: p50(roomToRoom.roomToRoom),
       fanoutP50: p50(roomToRoom.fanout),
+      applyingFanoutP50: p50(roomToRoom.applyingFanout),
       plainFanoutP50: p50(plainFanout),
       parsedFanoutP50: p50(parsedFanout),
       messagesById,
@@ -170,8 +181,8 @@ async function measureN(n: number, log: (message: string) => void): Promise<PerN
 }
 
 function table(results: readonly PerN[]): string {
-  const header = '| N | by ID, routed p50 / p99 (ms) | raw round trip, same server | first touch p50 | raw round trip, each server in turn | room to room p50 | raw fan-out p50, interleaved | room to room / fan-out | fan-out alone: plain / parsing echoes | room to room / fan-out alone | Redis messages per operation: by ID / room to room | presence messages/s | lift to ready (s) | Redis CPU |';
-  const rows = results.map((r) => `| ${r.n} | ${round(r.routedP50)} / ${round(r.routedP99)} | ${round(r.floorSameP50)} | ${round(r.firstTouchP50)} | ${round(r.floorRotatingP50)} | ${round(r.roomToRoomP50)} | ${round(r.fanoutP50)} | ${round(r.roomToRoomP50 / r.fanoutP50)} | ${round(r.plainFanoutP50)} / ${round(r.parsedFanoutP50)} | ${round(r.roomToRoomP50 / r.plainFanoutP50)} | ${round(r.messagesById)} / ${round(r.messagesRoomToRoom)} | ${round(r.presencePerSecond)} | ${round(r.liftToReadySeconds)} | ${round(r.redisCpuPercent, 2)} % |`);
+  const header = '| N | by ID, routed p50 / p99 (ms) | raw round trip, same server | first touch p50: same server / each server in turn | raw round trip, each server in turn | room to room p50 | raw fan-out p50, interleaved: plain / applying | room to room / fan-out: plain / applying | fan-out alone: plain / parsing echoes | room to room / fan-out alone | Redis messages per operation: by ID / room to room | presence messages/s | lift to ready (s) | Redis CPU |';
+  const rows = results.map((r) => `| ${r.n} | ${round(r.routedP50)} / ${round(r.routedP99)} | ${round(r.floorSameP50)} | ${round(r.firstTouchSameP50)} / ${round(r.firstTouchP50)} | ${round(r.floorRotatingP50)} | ${round(r.roomToRoomP50)} | ${round(r.fanoutP50)} / ${round(r.applyingFanoutP50)} | ${round(r.roomToRoomP50 / r.fanoutP50)} / ${round(r.roomToRoomP50 / r.applyingFanoutP50)} | ${round(r.plainFanoutP50)} / ${round(r.parsedFanoutP50)} | ${round(r.roomToRoomP50 / r.plainFanoutP50)} | ${round(r.messagesById)} / ${round(r.messagesRoomToRoom)} | ${round(r.presencePerSecond)} | ${round(r.liftToReadySeconds)} | ${round(r.redisCpuPercent, 2)} % |`);
   return [header, `|${'---|'.repeat(14)}`, ...rows].join('\n');
 }
 
@@ -189,15 +200,20 @@ function checks(results: readonly PerN[]): Check[] {
   const [two, last] = [at(2), results.at(-1)];
   if (two && last && last.n > 2) {
     list.push({ what: `by ID, routed p50 at ${last.n} servers / at 2`, ratio: last.routedP50 / two.routedP50, max: 1.2 });
-    list.push({ what: `first touch p50 at ${last.n} servers / routed at 2`, ratio: last.firstTouchP50 / two.routedP50, max: 1.5 });
+    list.push({ what: `first touch p50 at ${last.n} servers / routed at 2`, ratio: last.firstTouchSameP50 / two.routedP50, max: 1.5 });
   }
   for (const r of results) list.push({ what: `room to room p50 / raw fan-out p50 at ${r.n} servers`, ratio: r.roomToRoomP50 / r.fanoutP50, max: 1.5 });
   // Not targets: where the rest goes (a server woken after the others ran, on 2 cores).
   for (const r of results) {
     list.push({ what: `at ${r.n} servers: routed / raw round trip to the same server`, ratio: r.routedP50 / r.floorSameP50 });
-    list.push({ what: `at ${r.n} servers: first touch / raw round trip to each server in turn`, ratio: r.firstTouchP50 / r.floorRotatingP50 });
+    list.push({ what: `at ${r.n} servers: room to room / raw fan-out applying the change through socket.io`, ratio: r.roomToRoomP50 / r.applyingFanoutP50 });
+    list.push({ what: `at ${r.n} servers: first touch / routed, same server`, ratio: r.firstTouchSameP50 / r.routedP50 });
+    list.push({ what: `at ${r.n} servers: first touch, each server in turn / raw round trip to each server in turn`, ratio: r.firstTouchP50 / r.floorRotatingP50 });
   }
-  if (two && last && last.n > 2) list.push({ what: `raw round trip to each server in turn at ${last.n} servers / to the same server at 2`, ratio: last.floorRotatingP50 / two.floorSameP50 });
+  if (two && last && last.n > 2) {
+    list.push({ what: `first touch, each server in turn, at ${last.n} servers / routed at 2`, ratio: last.firstTouchP50 / two.routedP50 });
+    list.push({ what: `raw round trip to each server in turn at ${last.n} servers / to the same server at 2`, ratio: last.floorRotatingP50 / two.floorSameP50 });
+  }
   return list;
 }
 
@@ -227,7 +243,8 @@ function medianResults(runs: readonly PerN[][]): PerN[] {
 function chart(results: readonly PerN[], subtitle: string): string {
   const series: Array<[string, string, (r: PerN) => number]> = [
     ['by ID, routed', '#1565c0', (r) => r.routedP50],
-    ['by ID, first touch', '#c62828', (r) => r.firstTouchP50],
+    ['by ID, first touch', '#c62828', (r) => r.firstTouchSameP50],
+    ['first touch, each server in turn', '#ef9a9a', (r) => r.firstTouchP50],
     ['room to room', '#2e7d32', (r) => r.roomToRoomP50],
     ['raw fan-out (floor)', '#9e9e9e', (r) => r.fanoutP50],
   ];

@@ -2,7 +2,9 @@
  * The physical floor of a confirmed remote operation: a Redis round trip A → B → A over pub/sub,
  * between the same two server processes, with the clients sails-hook-rooms itself creates
  * (same library, same options). B echoes every ping on the pong channel; with several echoes
- * it is a fan-out round trip. An echo given a name also answers the pings sent to it alone.
+ * it is a fan-out round trip. An echo given a name also answers the pings sent to it alone; one
+ * given `apply` also answers applying pings, doing that work before it echoes, as the pinger
+ * does before it sends (the socket.io work of a room-to-room operation, say).
  */
 import { now } from './clock';
 
@@ -12,6 +14,7 @@ const { createClientsFromUrl } = require('../../dist/transport/redis/clients');
 
 const PING = 'bench-floor#ping';
 const PONG = 'bench-floor#pong';
+const APPLYING = `${PING}#apply`;
 
 type Client = { connect(): Promise<unknown>; publish(channel: string, message: string): Promise<number>; subscribe(channel: string, listener: (message: string) => void): Promise<void>; close(): Promise<void> };
 
@@ -25,13 +28,14 @@ async function connectedPair(url: string): Promise<{ pub: Client; sub: Client }>
  * On B: answers every ping. With `parse`, as a server handles a request: the message is parsed
  * and encoded again before it is sent back (a ping carries a message of a request's size).
  */
-export async function startEcho(url: string, { parse = false, name }: { parse?: boolean; name?: string } = {}): Promise<() => Promise<void>> {
+export async function startEcho(url: string, { parse = false, name, apply }: { parse?: boolean; name?: string; apply?: () => void } = {}): Promise<() => Promise<void>> {
   const { pub, sub } = await connectedPair(url);
   const echo = parse
     ? (message: string) => { void pub.publish(PONG, JSON.stringify(JSON.parse(message))); }
     : (message: string) => { void pub.publish(PONG, message); };
   await sub.subscribe(PING, echo);
   if (name !== undefined) await sub.subscribe(`${PING}#${name}`, echo);
+  if (apply !== undefined) await sub.subscribe(APPLYING, (message) => { apply(); echo(message); });
   return async () => { await Promise.all([pub.close(), sub.close()]); };
 }
 
@@ -42,27 +46,33 @@ function pingMessage(sequence: number): string {
 
 /**
  * On A: `ping()` resolves with the round-trip time in ms, once `replies` echoes answered (a
- * fan-out when more than one); `ping(name)`, once the echo of that name answered.
+ * fan-out when more than one); `ping(name)`, once the echo of that name answered;
+ * `pingApplying(apply)` runs `apply` then pings the echoes that apply too.
  */
-export async function startPinger(url: string, replies = 1): Promise<{ ping(echo?: string): Promise<number>; close(): Promise<void> }> {
+export async function startPinger(url: string, replies = 1): Promise<{
+  ping(echo?: string): Promise<number>; pingApplying(apply: () => void): Promise<number>; close(): Promise<void>;
+}> {
   const { pub, sub } = await connectedPair(url);
   const waiting = new Map<string, () => void>();
   await sub.subscribe(PONG, (message) => { waiting.get(message)?.(); });
   let sequence = 0;
-  return {
-    ping(echo) {
-      const key = pingMessage(++sequence);
-      const start = now();
-      let missing = echo === undefined ? replies : 1;
-      return new Promise<number>((resolve) => {
-        waiting.set(key, () => {
-          if (--missing > 0) return;
-          waiting.delete(key);
-          resolve(now() - start);
-        });
-        void pub.publish(echo === undefined ? PING : `${PING}#${echo}`, key);
+  const roundTrip = (channel: string, answers: number, apply?: () => void) => {
+    const key = pingMessage(++sequence);
+    const start = now();
+    apply?.();
+    let missing = answers;
+    return new Promise<number>((resolve) => {
+      waiting.set(key, () => {
+        if (--missing > 0) return;
+        waiting.delete(key);
+        resolve(now() - start);
       });
-    },
+      void pub.publish(channel, key);
+    });
+  };
+  return {
+    ping: (echo) => (echo === undefined ? roundTrip(PING, replies) : roundTrip(`${PING}#${echo}`, 1)),
+    pingApplying: (apply) => roundTrip(APPLYING, replies, apply),
     close: async () => { await Promise.all([pub.close(), sub.close()]); },
   };
 }
