@@ -19,7 +19,24 @@ export interface ServerHandle {
 
 type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string } | { ready: true; port: number };
 
+const LIFT_ATTEMPTS = 3;
+
+/**
+ * Lifts a bench server. Its port is one found free just before it lifts (fixtures/free-port.js);
+ * with a dozen servers lifting at once, another may take the same port first: that server then
+ * exits with EADDRINUSE, and a new one is lifted in its place, on another port.
+ */
 export async function startServer(spec: ServerSpec): Promise<ServerHandle> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(spec);
+    } catch (err) {
+      if (attempt >= LIFT_ATTEMPTS || !String((err as Error).message).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function startServerOnce(spec: ServerSpec): Promise<ServerHandle> {
   // BENCH_CPU_PROF=<dir>: each server writes a CPU profile there when it stops (to find out why);
   // BENCH_CPU_PROF_INTERVAL=<µs> samples more often than every 1000 µs.
   const interval = process.env.BENCH_CPU_PROF_INTERVAL ? [`--cpu-prof-interval=${process.env.BENCH_CPU_PROF_INTERVAL}`] : [];
