@@ -28,14 +28,16 @@ export function row(
 ): CaseRow {
   let pass: boolean | null = null;
   let targetText: string | null = null;
+  // Judged on the ratio as printed (3 significant digits), as the runs' report judges it.
+  const shown = round(ratio);
   if (target && 'max' in target) {
     targetText = `<= ${target.max}`;
-    pass = ratio <= target.max;
+    pass = shown <= target.max;
   } else if (target) {
     targetText = `>= ${target.min}`;
-    pass = ratio >= target.min;
+    pass = shown >= target.min;
   }
-  return { name, unit, ours: round(ours), baseline: round(baseline), baselineName, ratio: round(ratio), target: targetText, pass };
+  return { name, unit, ours: round(ours), baseline: round(baseline), baselineName, ratio: shown, target: targetText, pass };
 }
 
 /** A row for a case that could not be measured (it failed or ran out of time). */

@@ -18,9 +18,12 @@ export const commonCommands: Commands = {
     for (const id of ids) void nsp.adapter.addAll(id, new Set(rooms));
   },
 
-  /** Joins every connected socket to `rooms` through the app's own `sails.sockets.join`. */
-  joinConnectedThroughApp: ({ sails, nsp }, { rooms }: { rooms: string[] }) => {
-    for (const socket of connectedSockets(nsp)) sails.sockets.join(socket, rooms, () => {});
+  /** Joins every connected socket to `rooms` through the app's own `sails.sockets.join` (`repeat` times over). */
+  joinConnectedThroughApp: ({ sails, nsp }, { rooms, repeat = 1 }: { rooms: string[]; repeat?: number }) => {
+    const sockets = connectedSockets(nsp);
+    for (let i = 0; i < repeat; i++) {
+      for (const socket of sockets) sails.sockets.join(socket, rooms, () => {});
+    }
   },
 
   simulate: ({ nsp, socketPrototype }, { prefix, count, rooms }: { prefix: string; count: number; rooms: string[] }) => {
