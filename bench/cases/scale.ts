@@ -141,14 +141,15 @@ export const serverCommands: Commands = {
   scaleRoomToRoom: async ({ sails, nsp }, { samples }: { samples: number }) => {
     const out: RoomToRoomSamples = { roomToRoom: [], fanout: [], applyingFanout: [] };
     const moveMembers = movingMembers(nsp);
+    const plain = { samples: out.fanout, run: () => fanout!.ping() };
+    const applying = { samples: out.applyingFanout, run: () => fanout!.pingApplying(moveMembers) };
     for (let i = 0; i < samples; i++) {
       // Each kind of fan-out after an add in one round, after a remove in the next.
-      const [afterAdd, afterRemove] = i % 2 === 0 ? [out.fanout, out.applyingFanout] : [out.applyingFanout, out.fanout];
-      const fanoutInto = (samplesOf: number[]) => (samplesOf === out.fanout ? fanout!.ping() : fanout!.pingApplying(moveMembers));
+      const [afterAdd, afterRemove] = i % 2 === 0 ? [plain, applying] : [applying, plain];
       out.roomToRoom.push(await timed((cb) => sails.sockets.addRoomMembersToRooms(SOURCE, [DEST], cb), all, 'add'));
-      afterAdd.push(await fanoutInto(afterAdd));
+      afterAdd.samples.push(await afterAdd.run());
       out.roomToRoom.push(await timed((cb) => sails.sockets.removeRoomMembersFromRooms(SOURCE, [DEST], cb), all, 'remove'));
-      afterRemove.push(await fanoutInto(afterRemove));
+      afterRemove.samples.push(await afterRemove.run());
     }
     return out;
   },
